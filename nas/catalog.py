@@ -1,0 +1,55 @@
+"""The catalogue of registered spaces. Spaces register here; the core reads.
+
+``search_spaces/`` fills :data:`SPACES` (and :data:`nas.data.TASKS`) when imported; only
+``nas.cli`` (and tests) import ``search_spaces``, so the core never depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nas.registry import Registry
+from nas.space import Arch, SearchSpace
+
+if TYPE_CHECKING:
+    from nas.data import Task
+    from nas.supernet.base import Supernet
+
+__all__ = ["SpaceSpec", "SPACES"]
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """A registered space.
+
+    Attributes:
+        name: Registered name (``--space``).
+        build_space: Returns the :class:`SearchSpace`.
+        tasks: Names of the tasks this space runs on; the first is the default.
+        build_supernet: Builds the weight-entangled supernet for a task (trainable spaces).
+        description: One line for ``nas --help`` and the README.
+        short: Formats an architecture's choices compactly for tables.
+    """
+
+    name: str
+    build_space: Callable[[], SearchSpace]
+    tasks: tuple[str, ...]
+    build_supernet: Callable[[SearchSpace, "Task"], "Supernet"] | None = None
+    description: str = ""
+    short: Callable[[Arch], str] | None = None
+
+    def describe(self, arch: Arch) -> str:
+        """The architecture's choices in short form (the space's formatter, or values joined)."""
+        if self.short is not None:
+            return self.short(arch)
+        return " ".join(str(v) for _, v in arch.items)
+
+    @property
+    def default_task(self) -> str:
+        """The task used when none is given."""
+        return self.tasks[0]
+
+
+SPACES: Registry[SpaceSpec] = Registry("space")

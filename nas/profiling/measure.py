@@ -1,0 +1,79 @@
+"""Latency measurement following DESIGN §5.
+
+One thread unless told otherwise, an explicit batch size, a warm-up of at least 100 calls, the
+median of at least 200 timed calls with the inter-quartile range, random (never zero) inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from nas.errors import invalid
+
+__all__ = ["LatencyProtocol", "LatencyResult", "measure_callable", "measure_module"]
+
+
+@dataclass(frozen=True)
+class LatencyProtocol:
+    """How to time a model.
+
+    Attributes:
+        warmup: Untimed calls before timing (at least 100 for a reported figure).
+        repeats: Timed calls; the median is reported.
+        threads: torch intra-op threads while timing.
+        batch_size: Batch size of the timed input.
+    """
+
+    warmup: int = 100
+    repeats: int = 200
+    threads: int = 1
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("repeats", "threads", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise invalid(f"latency.{name}", "be positive", getattr(self, name))
+        if self.warmup < 0:
+            raise invalid("latency.warmup", "be >= 0", self.warmup)
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """Median and inter-quartile range of the timed calls, in milliseconds."""
+
+    median_ms: float
+    iqr_ms: float
+    calls: int
+
+
+def measure_callable(fn: Callable[[], object], protocol: LatencyProtocol) -> LatencyResult:
+    """Times ``fn`` under ``protocol`` (thread count set and restored around the timing)."""
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(protocol.threads)
+    try:
+        for _ in range(protocol.warmup):
+            fn()
+        times = np.empty(protocol.repeats)
+        for i in range(protocol.repeats):
+            t0 = time.perf_counter()
+            fn()
+            times[i] = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(threads_before)
+    q1, med, q3 = np.percentile(times * 1e3, [25, 50, 75])
+    return LatencyResult(float(med), float(q3 - q1), protocol.repeats)
+
+
+def measure_module(module: nn.Module, input_shape: tuple[int, ...], protocol: LatencyProtocol, seed: int = 0) -> LatencyResult:
+    """Times a torch module in eval mode on a random input of ``(batch_size, *input_shape)``."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((protocol.batch_size, *input_shape), generator=gen)
+    module.eval()
+    with torch.inference_mode():
+        return measure_callable(lambda: module(x), protocol)

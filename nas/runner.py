@@ -1,0 +1,257 @@
+"""Running a search end to end: create the run, train the supernet, search, finalise; resume.
+
+Stages are idempotent so that ``nas resume`` simply runs :func:`execute` again: training resumes
+from its last epoch checkpoint (or is skipped when ``supernet.safetensors`` is final), and the
+search reconciles the study with the recorded rows and continues with the budget that is left.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from nas.catalog import SPACES, SpaceSpec
+from nas.checkpoint import load_checkpoint, save_checkpoint
+from nas.config import SearchConfig, _build, config_to_dict
+from nas.data import TASKS, Task
+from nas.errors import ConfigError, RunStoreError
+from nas.evaluate import Evaluator
+from nas.execution.base import Executor
+from nas.execution.local import LocalExecutor
+from nas.results import front_payload
+from nas.search.budget import Spent
+from nas.search.loop import Progress, SearchLoop, derive_seed, reconcile
+from nas.search.optuna_strategies import STRATEGIES, make_strategy
+from nas.store import RunStore
+from nas.supernet.base import Supernet
+from nas.train import EpochStats, Trainer
+
+__all__ = ["Hooks", "check_names", "new_run", "execute", "config_of", "load_supernet", "RunOutcome"]
+
+STUDY_NAME = "sharenas"
+
+
+@dataclass
+class Hooks:
+    """Callbacks for progress display (all optional)."""
+
+    on_stage: Callable[[str, dict[str, Any]], None] | None = None
+    on_epoch: Callable[[EpochStats], None] | None = None
+    on_progress: Callable[[Progress], None] | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended."""
+
+    store: RunStore
+    reason: str
+    spent: Spent
+
+
+def check_names(cfg: SearchConfig) -> tuple[SpaceSpec, str]:
+    """Validates registered names (space, task, strategy) before any work.
+
+    Returns:
+        The space spec and the resolved task name.
+    """
+    spec = SPACES.get(cfg.space, "space")
+    task = cfg.task or spec.default_task
+    TASKS.get(task, "task")
+    if task not in spec.tasks:
+        raise ConfigError(f"`task` must be one of {list(spec.tasks)} for space `{spec.name}`, got {task!r}")
+    STRATEGIES.get(cfg.strategy, "strategy")
+    if spec.build_supernet is None:
+        raise ConfigError(f"`space` must be trainable for a supernet search, got table-backed {spec.name!r}")
+    return spec, task
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import ray
+    import torch
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        own = version("sharenas")
+    except PackageNotFoundError:
+        own = "dev"
+    return {"sharenas": own, "python": platform.python_version(), "torch": torch.__version__,
+            "optuna": optuna.__version__, "ray": ray.__version__, "numpy": numpy.__version__}
+
+
+def new_run(cfg: SearchConfig) -> RunStore:
+    """Validates names and creates the run folder (config, manifest); nothing else runs."""
+    spec, task = check_names(cfg)
+    resolved = config_to_dict(cfg) | {"task": task}
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{cfg.name + '-' if cfg.name else ''}{stamp}-{spec.name}-{cfg.strategy}"
+    manifest = {
+        "versions": _versions(),
+        "seeds": {"run": cfg.seed, "train": derive_seed(cfg.seed, 1), "strategy": derive_seed(cfg.seed, 2)},
+        "host": socket.gethostname(),
+        "spent": Spent().to_dict(),
+        "trained": False,
+    }
+    for attempt in range(100):
+        run_id = base if attempt == 0 else f"{base}-{attempt + 1}"
+        try:
+            return RunStore.create(cfg.runs_dir, run_id, resolved, manifest)
+        except RunStoreError as e:
+            if "must be new" not in str(e):
+                raise
+    raise RunStoreError(f"`run_id` must be new, got 100 existing runs named {base}*")
+
+
+def config_of(store: RunStore) -> SearchConfig:
+    """The run's resolved config, re-validated."""
+    return _build(SearchConfig, store.config(), "")
+
+
+def load_supernet(store: RunStore) -> tuple[Supernet, Task, SearchConfig]:
+    """Rebuilds a run's trained supernet and task from its folder (for export and evaluation)."""
+    cfg = config_of(store)
+    spec, task_name = check_names(cfg)
+    task = TASKS.get(task_name).load(cfg.seed)
+    net = spec.build_supernet(spec.build_space(), task)  # type: ignore[misc]
+    tensors, _ = load_checkpoint(store.file("supernet.safetensors"))
+    net.load_state_dict(tensors)
+    net.eval()
+    return net, task, cfg
+
+
+def execute(store: RunStore, hooks: Hooks | None = None, executor_factory: Callable[[Evaluator, SearchConfig], Executor] | None = None) -> RunOutcome:
+    """Runs (or resumes) every stage of a run, holding the run's writer lock.
+
+    Args:
+        store: The run folder.
+        hooks: Progress callbacks.
+        executor_factory: Builds the executor (default: from the config: Ray or local).
+    """
+    hooks = hooks or Hooks()
+    store.lock()
+    try:
+        return _execute(store, hooks, executor_factory or default_executor)
+    except KeyboardInterrupt:
+        store.update_manifest(status="stopped", stop_reason="interrupted by the user")
+        store.event("stopped", reason="KeyboardInterrupt")
+        raise
+    except BaseException as e:
+        store.update_manifest(status="failed", error=f"{type(e).__name__}: {e}"[:2000])
+        store.event("failed", error=f"{type(e).__name__}: {e}"[:2000])
+        raise
+    finally:
+        store.unlock()
+
+
+def default_executor(evaluator: Evaluator, cfg: SearchConfig) -> Executor:
+    """The executor the config asks for."""
+    if cfg.execution.executor == "local":
+        return LocalExecutor(evaluator)
+    from nas.execution.ray_executor import RayExecutor
+
+    return RayExecutor(evaluator, cfg.execution.workers, cfg.execution.ray_address)
+
+
+def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluator, SearchConfig], Executor]) -> RunOutcome:
+    cfg = config_of(store)
+    spec, task_name = check_names(cfg)
+    manifest = store.update_manifest(status="training", pid=os.getpid())
+    spent = Spent.from_dict(manifest.get("spent", {}))
+    _stage(hooks, "load", {"task": task_name})
+    task = TASKS.get(task_name).load(cfg.seed)
+    space = spec.build_space()
+    net = spec.build_supernet(space, task)  # type: ignore[misc]
+    if manifest.get("trained"):
+        tensors, _ = load_checkpoint(store.file("supernet.safetensors"))
+        net.load_state_dict(tensors)
+    else:
+        spent.train_s += _train(store, net, task, cfg, hooks)
+        store.update_manifest(trained=True, spent=spent.to_dict())
+    store.update_manifest(status="searching")
+    objectives, constraints = cfg.parsed_objectives(), cfg.parsed_constraints()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    n_before = _trial_count(store)
+    strategy = make_strategy(cfg.strategy, derive_seed(cfg.seed, 2, n_before), cfg.pop_size())
+    study = optuna.create_study(storage=store.study_url, study_name=STUDY_NAME, load_if_exists=True,
+                                directions=[o.direction for o in objectives], sampler=strategy.make_sampler())
+    settled = reconcile(study, store.rows(), objectives, constraints)
+    if any(settled.values()):
+        store.event("reconciled", **settled)
+    # The recorded rows are the ledger of evaluations: a kill may have come before the manifest
+    # caught up with them.
+    spent.evaluations = sum(1 for r in store.rows() if r.get("state") == "complete")
+    spent.failed = sum(1 for r in store.rows() if r.get("state") == "failed")
+    strategy.bind(study, space, objectives, constraints)
+    strategy.load_state_dict((store.read_json("strategy.json", {}) or {}).get("state", {}))
+    evaluator = Evaluator(net.eval(), task, cfg.eval)
+    _stage(hooks, "search", {"budget": cfg.parsed_budget().describe(), "done": spent.evaluations})
+    with executor_factory(evaluator, cfg) as executor:
+        loop = SearchLoop(study, space, strategy, executor, objectives, constraints, cfg.parsed_budget(),
+                          _StoreRecorder(store), cfg.seed, spent, hooks.on_progress)
+        reason = loop.run()
+    store.write_json("front.json", front_payload(store, objectives))
+    store.update_manifest(status="finished", stop_reason=reason, spent=spent.to_dict(), finished_at=_now())
+    store.event("finished", reason=reason, evaluations=spent.evaluations)
+    return RunOutcome(store, reason, spent)
+
+
+def _train(store: RunStore, net: Supernet, task: Task, cfg: SearchConfig, hooks: Hooks) -> float:
+    t0 = time.perf_counter()
+    trainer = Trainer(net, task, cfg.train, derive_seed(cfg.seed, 1))
+    _stage(hooks, "train", {"epochs": cfg.train.epochs})
+
+    def on_epoch(stats: EpochStats) -> None:
+        store.event("epoch", epoch=stats.epoch, loss_max=stats.loss_max, loss_sub=stats.loss_sub, seconds=stats.seconds)
+        if hooks.on_epoch is not None:
+            hooks.on_epoch(stats)
+
+    trainer.fit(store.file("train_state.safetensors"), on_epoch)
+    save_checkpoint(store.file("supernet.safetensors"), net.state_dict(),
+                    {"space": net.space.name, "epochs": trainer.epoch, "task": task.name})
+    store.file("train_state.safetensors").unlink(missing_ok=True)
+    return time.perf_counter() - t0
+
+
+def _trial_count(store: RunStore) -> int:
+    if not store.file("study.db").exists():
+        return 0
+    try:
+        summaries = optuna.get_all_study_summaries(store.study_url)
+    except Exception:  # noqa: BLE001 - an unreadable study is reported by create_study below
+        return 0
+    return sum(s.n_trials for s in summaries)
+
+
+def _stage(hooks: Hooks, name: str, info: dict[str, Any]) -> None:
+    if hooks.on_stage is not None:
+        hooks.on_stage(name, info)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class _StoreRecorder:
+    """Records loop rows and checkpoints into the run folder."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    def record(self, row: dict[str, Any]) -> None:
+        self.store.add_row(row)
+        self.store.event("evaluation", trial=row["trial"], arch_id=row["arch_id"], state=row["state"],
+                         error=row.get("error", ""), worker=row.get("worker", ""))
+
+    def checkpoint(self, strategy_state: dict[str, Any], spent: Spent) -> None:
+        self.store.write_json("strategy.json", {"state": strategy_state})
+        self.store.update_manifest(spent=spent.to_dict())
