@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nas.registry import Registry
 from nas.space import Arch, SearchSpace
@@ -31,6 +31,11 @@ class SpaceSpec:
         build_supernet: Builds the weight-entangled supernet for a task (trainable spaces).
         description: One line for ``nas --help`` and the README.
         short: Formats an architecture's choices compactly for tables.
+        metrics: Metric names an evaluation of this space returns (usable as objectives and
+            constraints).
+        build_evaluator: For table-backed spaces: ``(space, task, device) -> evaluator`` with
+            ``evaluate(arch, seed) -> metrics`` (no supernet, no training).
+        devices: Device names valid for ``--device`` with this space.
     """
 
     name: str
@@ -39,6 +44,14 @@ class SpaceSpec:
     build_supernet: Callable[[SearchSpace, "Task"], "Supernet"] | None = None
     description: str = ""
     short: Callable[[Arch], str] | None = None
+    metrics: tuple[str, ...] = ("accuracy", "test_accuracy", "latency_ms", "params", "macs")
+    build_evaluator: Callable[[SearchSpace, str, str], Any] | None = None
+    devices: tuple[str, ...] = ("cpu",)
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the space trains a supernet (else it is table-backed: metrics are looked up)."""
+        return self.build_supernet is not None
 
     def describe(self, arch: Arch) -> str:
         """The architecture's choices in short form (the space's formatter, or values joined)."""

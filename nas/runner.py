@@ -29,6 +29,7 @@ from nas.execution.local import LocalExecutor
 from nas.results import front_payload
 from nas.search.budget import Spent
 from nas.search.loop import Progress, SearchLoop, derive_seed, reconcile
+from nas.search.objectives import parse_constraint, parse_objectives
 from nas.search.optuna_strategies import STRATEGIES, make_strategy
 from nas.store import RunStore
 from nas.supernet.base import Supernet
@@ -58,19 +59,23 @@ class RunOutcome:
 
 
 def check_names(cfg: SearchConfig) -> tuple[SpaceSpec, str]:
-    """Validates registered names (space, task, strategy) before any work.
+    """Validates registered names and per-space values (task, strategy, device, metrics).
 
     Returns:
         The space spec and the resolved task name.
     """
     spec = SPACES.get(cfg.space, "space")
     task = cfg.task or spec.default_task
-    TASKS.get(task, "task")
     if task not in spec.tasks:
         raise ConfigError(f"`task` must be one of {list(spec.tasks)} for space `{spec.name}`, got {task!r}")
+    if spec.trainable:
+        TASKS.get(task, "task")
     STRATEGIES.get(cfg.strategy, "strategy")
-    if spec.build_supernet is None:
-        raise ConfigError(f"`space` must be trainable for a supernet search, got table-backed {spec.name!r}")
+    if cfg.device not in spec.devices:
+        raise ConfigError(f"`device` must be one of {list(spec.devices)} for space `{spec.name}`, got {cfg.device!r}")
+    parse_objectives(cfg.objectives, spec.metrics)
+    for c in cfg.constraints:
+        parse_constraint(c, spec.metrics)
     return spec, task
 
 
@@ -165,18 +170,10 @@ def default_executor(evaluator: Evaluator, cfg: SearchConfig) -> Executor:
 def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluator, SearchConfig], Executor]) -> RunOutcome:
     cfg = config_of(store)
     spec, task_name = check_names(cfg)
-    manifest = store.update_manifest(status="training", pid=os.getpid())
+    manifest = store.update_manifest(status="training" if spec.trainable else "searching", pid=os.getpid())
     spent = Spent.from_dict(manifest.get("spent", {}))
-    _stage(hooks, "load", {"task": task_name})
-    task = TASKS.get(task_name).load(cfg.seed)
     space = spec.build_space()
-    net = spec.build_supernet(space, task)  # type: ignore[misc]
-    if manifest.get("trained"):
-        tensors, _ = load_checkpoint(store.file("supernet.safetensors"))
-        net.load_state_dict(tensors)
-    else:
-        spent.train_s += _train(store, net, task, cfg, hooks)
-        store.update_manifest(trained=True, spent=spent.to_dict())
+    evaluator = _evaluator(store, spec, space, task_name, cfg, hooks, spent, manifest)
     store.update_manifest(status="searching")
     objectives, constraints = cfg.parsed_objectives(), cfg.parsed_constraints()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -193,7 +190,6 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
     spent.failed = sum(1 for r in store.rows() if r.get("state") == "failed")
     strategy.bind(study, space, objectives, constraints)
     strategy.load_state_dict((store.read_json("strategy.json", {}) or {}).get("state", {}))
-    evaluator = Evaluator(net.eval(), task, cfg.eval)
     _stage(hooks, "search", {"budget": cfg.parsed_budget().describe(), "done": spent.evaluations})
     with executor_factory(evaluator, cfg) as executor:
         loop = SearchLoop(study, space, strategy, executor, objectives, constraints, cfg.parsed_budget(),
@@ -203,6 +199,25 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
     store.update_manifest(status="finished", stop_reason=reason, spent=spent.to_dict(), finished_at=_now())
     store.event("finished", reason=reason, evaluations=spent.evaluations)
     return RunOutcome(store, reason, spent)
+
+
+def _evaluator(store: RunStore, spec: SpaceSpec, space: Any, task_name: str, cfg: SearchConfig, hooks: Hooks,
+               spent: Spent, manifest: dict[str, Any]) -> Any:
+    """The run's evaluator: a table lookup, or the trained supernet (training it if needed)."""
+    if not spec.trainable:
+        if spec.build_evaluator is None:
+            raise ConfigError(f"`space` {spec.name!r} must have a supernet or a table evaluator, got neither")
+        return spec.build_evaluator(space, task_name, cfg.device)
+    _stage(hooks, "load", {"task": task_name})
+    task = TASKS.get(task_name).load(cfg.seed)
+    net = spec.build_supernet(space, task)  # type: ignore[misc]
+    if manifest.get("trained"):
+        tensors, _ = load_checkpoint(store.file("supernet.safetensors"))
+        net.load_state_dict(tensors)
+    else:
+        spent.train_s += _train(store, net, task, cfg, hooks)
+        store.update_manifest(trained=True, spent=spent.to_dict())
+    return Evaluator(net.eval(), task, cfg.eval)
 
 
 def _train(store: RunStore, net: Supernet, task: Task, cfg: SearchConfig, hooks: Hooks) -> float:

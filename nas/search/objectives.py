@@ -48,7 +48,7 @@ class Constraint:
         return f"{self.metric}{self.op}{self.bound:g}"
 
 
-def parse_objectives(text: str | Sequence[str], metrics: Sequence[str] = KNOWN_METRICS) -> tuple[Objective, ...]:
+def parse_objectives(text: str | Sequence[str], metrics: Sequence[str] | None = None) -> tuple[Objective, ...]:
     """Parses ``accuracy:max,latency_ms:min`` (or a list of such items).
 
     Raises:
@@ -60,8 +60,9 @@ def parse_objectives(text: str | Sequence[str], metrics: Sequence[str] = KNOWN_M
     out = []
     for item in items:
         name, _, direction = item.partition(":")
-        if name not in metrics:
-            raise invalid("objectives", f"name metrics among {list(metrics)}", name)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or (metrics is not None and name not in metrics):
+            allowed = f"name metrics among {list(metrics)}" if metrics is not None else "name metrics (identifiers)"
+            raise invalid("objectives", allowed, name)
         if direction not in _DIRECTIONS:
             raise invalid("objectives", "give each metric a direction :max or :min", item)
         out.append(Objective(name, _DIRECTIONS[direction]))
@@ -71,7 +72,7 @@ def parse_objectives(text: str | Sequence[str], metrics: Sequence[str] = KNOWN_M
     return tuple(out)
 
 
-def parse_constraint(text: str, metrics: Sequence[str] = KNOWN_METRICS) -> Constraint:
+def parse_constraint(text: str, metrics: Sequence[str] | None = None) -> Constraint:
     """Parses ``latency_ms<=2.5`` or ``accuracy>=90``.
 
     Raises:
@@ -81,7 +82,7 @@ def parse_constraint(text: str, metrics: Sequence[str] = KNOWN_METRICS) -> Const
     if not m:
         raise invalid("constraint", "look like METRIC<=NUMBER or METRIC>=NUMBER", text)
     name, op, num = m.groups()
-    if name not in metrics:
+    if metrics is not None and name not in metrics:
         raise invalid("constraint", f"name a metric among {list(metrics)}", name)
     try:
         bound = float(num)
