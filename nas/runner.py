@@ -32,7 +32,7 @@ from nas.search.loop import Progress, SearchLoop, derive_seed, reconcile
 from nas.search.objectives import parse_constraint, parse_objectives
 from nas.search.optuna_strategies import STRATEGIES, make_strategy
 from nas.store import RunStore
-from nas.supernet.base import Supernet
+from nas.supernet.base import Supernet, seeded_build
 from nas.train import EpochStats, Trainer
 
 __all__ = ["Hooks", "check_names", "new_run", "execute", "config_of", "load_supernet", "RunOutcome"]
@@ -210,7 +210,7 @@ def _evaluator(store: RunStore, spec: SpaceSpec, space: Any, task_name: str, cfg
         return spec.build_evaluator(space, task_name, cfg.device)
     _stage(hooks, "load", {"task": task_name})
     task = TASKS.get(task_name).load(cfg.seed)
-    net = spec.build_supernet(space, task)  # type: ignore[misc]
+    net = seeded_build(lambda: spec.build_supernet(space, task), derive_seed(cfg.seed, 3))  # type: ignore[misc]
     if manifest.get("trained"):
         tensors, _ = load_checkpoint(store.file("supernet.safetensors"))
         net.load_state_dict(tensors)

@@ -14,14 +14,28 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from nas.space import Arch, SearchSpace
 
-__all__ = ["Supernet"]
+T = TypeVar("T")
+
+__all__ = ["Supernet", "seeded_build"]
+
+
+def seeded_build(build: Callable[[], T], seed: int) -> T:
+    """Calls ``build`` with torch's generator seeded by ``seed``, restoring the global state after.
+
+    Module constructors draw their initial weights from torch's global generator; this makes a
+    supernet's initialisation a function of the run seed without leaking global state.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
 
 
 class Supernet(nn.Module, ABC):
