@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("run")
     f.add_argument("--runs-dir", default="runs")
     f.add_argument("--format", default="table", choices=["table", "csv", "json"])
+
+    from nas import bench_command
+
+    bench_command.add_parser(sub)
     return p
 
 
@@ -98,6 +102,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _resume(args)
     if args.command == "runs":
         return _runs(args)
+    if args.command == "bench":
+        from nas import bench_command
+
+        return bench_command.run(args)
     return _front(args)
 
 
