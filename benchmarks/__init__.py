@@ -16,4 +16,5 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # name -> module path (imported lazily: harnesses pull heavy dependencies)
 BENCHMARKS: dict[str, str] = {
     "throughput": "benchmarks.throughput",
+    "predictors": "benchmarks.predictors_bench",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,7 @@ import pytest
 NB201_CSV = Path(__file__).resolve().parents[3] / "shared/data/nb201/nb201_dev.csv"
 
 
-def synthetic(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A clearly learnable target on 8 features (column 0 is a LUT sum for latency)."""
+def _synthetic(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 8))
     if kind == "latency":
@@ -21,6 +21,16 @@ def synthetic(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         y = 50.0 + 5.0 * X[:, 0] + 3.0 * X[:, 1] - 2.0 * X[:, 2] + 0.5 * rng.normal(size=n)
     return X, y
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> Callable[[str, int, int], tuple[np.ndarray, np.ndarray]]:
+    """``synthetic(kind, n, seed) -> (X, y)``: a clearly learnable target on 8 features.
+
+    For ``kind="latency"`` column 0 is a positive LUT sum and ``y`` is it times a smooth
+    correction; otherwise ``y`` is linear in three features plus noise (sd 0.5) around 50.
+    """
+    return _synthetic
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic
 
 from predictors import PREDICTORS, Predictor, kendall_tau, make_predictor, register_predictor
 
@@ -23,7 +22,7 @@ def test_registry_holds_the_promised_predictors() -> None:
 
 
 @pytest.fixture(scope="module", params=NAMES)
-def fitted(request) -> tuple[str, Predictor, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def fitted(synthetic, request) -> tuple[str, Predictor, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each predictor fitted once at n=100, with held-out data of the same kind."""
     name = request.param
     kind = PREDICTORS[name].kind
@@ -68,7 +67,7 @@ def test_predict_checks_width_and_values(fitted) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_predictions_and_global_rng_untouched(name: str) -> None:
+def test_same_seed_same_predictions_and_global_rng_untouched(synthetic, name: str) -> None:
     X, y = synthetic(PREDICTORS[name].kind, 120, seed=2)
     np_state, py_state, torch_state = np.random.get_state(), random.getstate(), torch.get_rng_state()
     threads = torch.get_num_threads()
@@ -97,7 +96,7 @@ def test_fit_validation_and_unfitted(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_tiny_training_set(name: str) -> None:
+def test_tiny_training_set(synthetic, name: str) -> None:
     X, y = synthetic(PREDICTORS[name].kind, 6, seed=3)
     mean, std = make_predictor(name, seed=0).fit(X[:3], y[:3]).predict(X[3:])
     assert mean.shape == (3,) and np.all(np.isfinite(mean)) and np.all(std >= 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic
 
 from predictors import (
     GBMPredictor,
@@ -21,14 +20,14 @@ from predictors.ranking import pairwise_logistic_loss
 from predictors.trees import HAS_XGBOOST
 
 
-def test_linear_std_is_the_constant_cv_residual_spread() -> None:
+def test_linear_std_is_the_constant_cv_residual_spread(synthetic) -> None:
     X, y = synthetic("accuracy", 100, seed=4)
     _, std = RidgePredictor().fit(X, y).predict(X[:10])
     assert np.all(std == std[0])
     assert 0.3 < std[0] < 1.0  # the target's noise is 0.5
 
 
-def test_mlp_ensemble_is_less_sure_far_from_the_data() -> None:
+def test_mlp_ensemble_is_less_sure_far_from_the_data(synthetic) -> None:
     X, y = synthetic("accuracy", 100, seed=5)
     model = MLPEnsemblePredictor(seed=0).fit(X, y)
     _, near = model.predict(X)
@@ -36,7 +35,7 @@ def test_mlp_ensemble_is_less_sure_far_from_the_data() -> None:
     assert far.mean() > 3 * near.mean()
 
 
-def test_different_seeds_give_different_members() -> None:
+def test_different_seeds_give_different_members(synthetic) -> None:
     X, y = synthetic("accuracy", 60, seed=6)
     a, _ = make_predictor("mlp_ensemble", seed=0).fit(X, y).predict(X)
     b, _ = make_predictor("mlp_ensemble", seed=1).fit(X, y).predict(X)
@@ -52,14 +51,14 @@ def test_pairwise_logistic_loss() -> None:
     assert pairwise_logistic_loss(target, torch.zeros(1, 8), gen).item() == 0.0  # all ties
 
 
-def test_ranking_mlp_stays_on_the_target_scale() -> None:
+def test_ranking_mlp_stays_on_the_target_scale(synthetic) -> None:
     X, y = synthetic("accuracy", 200, seed=7)
     mean, _ = make_predictor("ranking_mlp", seed=0).fit(X[:100], y[:100]).predict(X[100:])
     assert mape(y[100:], mean) < 0.1  # targets are around 50 with spread ~6
 
 
 @pytest.mark.parametrize("backend", ["sklearn", "xgboost"])
-def test_gbm_backends(backend: str) -> None:
+def test_gbm_backends(synthetic, backend: str) -> None:
     if backend == "xgboost" and not HAS_XGBOOST:
         pytest.skip("xgboost not installed")
     X, y = synthetic("accuracy", 200, seed=8)
@@ -71,7 +70,7 @@ def test_gbm_backends(backend: str) -> None:
 
 
 @pytest.mark.parametrize(("mode", "model"), [("ratio", "ridge"), ("residual", "ridge"), ("ratio", "gbm")])
-def test_lut_correction_learns_the_correction(mode: str, model: str) -> None:
+def test_lut_correction_learns_the_correction(synthetic, mode: str, model: str) -> None:
     X, y = synthetic("latency", 300, seed=9)
     pred = LutCorrectionPredictor(mode=mode, model=model).fit(X[:150], y[:150])
     mean, std = pred.predict(X[150:])
@@ -83,7 +82,7 @@ def test_lut_correction_learns_the_correction(mode: str, model: str) -> None:
         assert std[order[-10:]].mean() > std[order[:10]].mean()
 
 
-def test_lut_correction_checks_the_lut_column() -> None:
+def test_lut_correction_checks_the_lut_column(synthetic) -> None:
     X, y = synthetic("latency", 20, seed=10)
     X[0, 0] = -1.0
     with pytest.raises(ValueError, match="must be positive"):
