@@ -21,6 +21,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _convert(name: str, text: str, default: Any) -> Any:
+    if isinstance(default, (tuple, list)):
+        inner = default[0] if default else ""
+        return tuple(_convert(name, part.strip(), inner) for part in text.split(",") if part.strip())
     if isinstance(default, bool):
         if text.lower() not in ("true", "false", "1", "0"):
             raise invalid(f"--{name}", "be true or false", text)

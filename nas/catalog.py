@@ -36,6 +36,8 @@ class SpaceSpec:
         build_evaluator: For table-backed spaces: ``(space, task, device) -> evaluator`` with
             ``evaluate(arch, seed) -> metrics`` (no supernet, no training).
         devices: Device names valid for ``--device`` with this space.
+        features: Structural features of an architecture for predictors (depth, widths, FLOPs-like
+            sums, live paths of a cell), appended to the one-hot encoding by :meth:`encode`.
     """
 
     name: str
@@ -47,6 +49,16 @@ class SpaceSpec:
     metrics: tuple[str, ...] = ("accuracy", "test_accuracy", "latency_ms", "params", "macs")
     build_evaluator: Callable[[SearchSpace, str, str], Any] | None = None
     devices: tuple[str, ...] = ("cpu",)
+    features: Callable[[Arch], Any] | None = None
+
+    def encode(self, space: SearchSpace, arch: Arch) -> Any:
+        """Predictor features of ``arch``: the one-hot encoding plus the space's structural features."""
+        import numpy as np
+
+        onehot = space.encode(arch)
+        if self.features is None:
+            return onehot
+        return np.concatenate([onehot, np.asarray(self.features(arch), dtype=np.float32)])
 
     @property
     def trainable(self) -> bool:
