@@ -122,15 +122,17 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
         args = typing.get_args(hint)
         if value is None and type(None) in args:
             return None
-        errors = []
+        errors: list[ConfigError] = []
         for a in args:
             if a is type(None):
                 continue
             try:
                 return _check_type(key, value, a)
             except ConfigError as e:
-                errors.append(str(e))
-        raise errors[0] if len(errors) == 1 else invalid(key, f"be of type {hint}", value)  # type: ignore[misc]
+                errors.append(e)
+        if len(errors) == 1:
+            raise errors[0]
+        raise invalid(key, f"be of type {hint}", value)
     if origin is list:
         if not isinstance(value, list):
             raise invalid(key, "be a list", value)

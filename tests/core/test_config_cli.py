@@ -35,6 +35,8 @@ def _run_cli(args: list[str], capsys) -> tuple[int, str]:
         ({"constraints": ["latency_ms<3"]}, "METRIC<=NUMBER"),
         ({"execution.executor": "slurm"}, "`execution.executor` must be one of"),
         ({"eval.latency.repeats": 0}, "must be positive"),
+        ({"population_size": "x"}, "`population_size` must be an integer, got 'x'"),
+        ({"execution.ray_address": [1]}, "`execution.ray_address` must be a string"),
     ],
 )
 def test_invalid_values_name_key_rule_and_value(overrides, message):
