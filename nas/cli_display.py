@@ -38,6 +38,7 @@ class Display:
         self._train: Any = None
         self._search: Any = None
         self._budget_evals: int | None = None
+        self._budget_s: float | None = None
 
     def __enter__(self) -> Display:
         self.progress.start()
@@ -54,10 +55,12 @@ class Display:
         if name == "train":
             self._train = self.progress.add_task("train supernet", total=info["epochs"], info="")
         elif name == "search":
-            budget = info["budget"]
-            self._budget_evals = int(budget.split()[0]) if budget.endswith("evals") else None
-            self._search = self.progress.add_task(f"search ({budget})", total=self._budget_evals,
-                                                  completed=info["done"], info="")
+            self._budget_evals, self._budget_s = info.get("evaluations"), info.get("seconds")
+            total = self._budget_evals if self._budget_evals is not None else self._budget_s
+            unit = "evals" if self._budget_evals is not None else "s"
+            self._search = self.progress.add_task(f"search (budget {info['budget']})", total=total,
+                                                  completed=info["done"] if unit == "evals" else info["spent_s"],
+                                                  info="")
         elif self.quiet:
             _console.print(f"[{name}] {info}")
 
@@ -68,7 +71,8 @@ class Display:
 
     def _loop(self, p: LoopProgress) -> None:
         if self._search is not None:
-            self.progress.update(self._search, completed=p.spent.evaluations,
+            done = p.spent.evaluations if self._budget_evals is not None else round(p.spent.seconds)
+            self.progress.update(self._search, completed=done,
                                  info=f"front {p.front_size}  HV {p.hypervolume:.3g}  failed {p.spent.failed}  "
                                       f"{p.spent.seconds:.0f}s")
 

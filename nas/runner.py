@@ -190,7 +190,9 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
     spent.failed = sum(1 for r in store.rows() if r.get("state") == "failed")
     strategy.bind(study, space, objectives, constraints)
     strategy.load_state_dict((store.read_json("strategy.json", {}) or {}).get("state", {}))
-    _stage(hooks, "search", {"budget": cfg.parsed_budget().describe(), "done": spent.evaluations})
+    budget = cfg.parsed_budget()
+    _stage(hooks, "search", {"budget": budget.describe(), "evaluations": budget.evaluations,
+                             "seconds": budget.seconds, "done": spent.evaluations, "spent_s": spent.seconds})
     with executor_factory(evaluator, cfg) as executor:
         loop = SearchLoop(study, space, strategy, executor, objectives, constraints, cfg.parsed_budget(),
                           _StoreRecorder(store), cfg.seed, spent, hooks.on_progress)
