@@ -73,11 +73,14 @@ class RunStore:
         runs = Path(runs_dir)
         try:
             runs.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunStoreError(f"`runs_dir` must be a writable folder, got {str(runs)!r} ({e.strerror})") from e
+        try:
             (runs / run_id).mkdir()
         except FileExistsError as e:
             raise RunStoreError(f"`run_id` must be new, got existing {run_id!r}") from e
         except OSError as e:
-            raise RunStoreError(f"`runs_dir` must be writable, got {str(runs)!r} ({e.strerror})") from e
+            raise RunStoreError(f"`runs_dir` must be a writable folder, got {str(runs)!r} ({e.strerror})") from e
         store = cls(runs / run_id)
         atomic_write_text(store.file("config.yaml"), yaml.safe_dump(dict(config), sort_keys=False))
         store.write_manifest(dict(manifest) | {"run_id": run_id, "status": "created", "created_at": _now()})
