@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="where latency is measured: cpu")
     s.add_argument("--strategy", help="nsga2 | nsga3 | tpe | gp | random")
     s.add_argument("--ray-address", help="join an existing Ray cluster instead of starting one")
+    s.add_argument("--storage", help="SQLAlchemy URL of a study shared by several drivers (e.g. postgresql://...)")
+    s.add_argument("--study", help="study name inside --storage (drivers with the same name share it)")
     s.add_argument("--executor", help="ray (default) or local (in-process)")
     s.add_argument("--workers", type=_int_arg("--workers"), help="Ray evaluation workers")
     s.add_argument("--epochs", type=_int_arg("--epochs"), help="supernet training epochs")
@@ -118,7 +120,7 @@ def _search(args: argparse.Namespace) -> int:
         "constraints": args.constraints, "device": args.device, "strategy": args.strategy,
         "execution.ray_address": args.ray_address, "execution.executor": args.executor,
         "execution.workers": args.workers, "train.epochs": args.epochs, "runs_dir": args.runs_dir,
-        "name": args.name, "seed": args.seed,
+        "name": args.name, "seed": args.seed, "storage": args.storage, "study": args.study,
     }
     cfg = load_config(args.config, overrides)
     if args.space and not args.task:

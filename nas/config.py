@@ -8,6 +8,7 @@ the rule and the value; the CLI turns it into exit code 2 and creates no run fol
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ import yaml
 from nas.errors import ConfigError, invalid
 from nas.evaluate import EvalConfig
 from nas.search.budget import Budget, parse_budget
+from nas.search.claims import check_storage_url
 from nas.search.objectives import Constraint, Objective, parse_constraint, parse_objectives
 from nas.train import TrainConfig
 
@@ -66,6 +68,9 @@ class SearchConfig:
         seed: Run seed; every other seed derives from it.
         runs_dir: Folder holding run folders.
         name: Optional prefix of the run id.
+        storage: SQLAlchemy URL of a study shared by several drivers (``None``: the run folder's
+            SQLite ``study.db``). With a shared storage the evaluation budget counts every driver.
+        study: Study name inside ``storage`` (drivers that pass the same name share the study).
         train: Supernet training recipe.
         eval: Subnet scoring settings (``eval.latency``: the timing protocol).
         execution: Executor settings.
@@ -82,6 +87,8 @@ class SearchConfig:
     seed: int = 0
     runs_dir: str = "runs"
     name: str | None = None
+    storage: str | None = None
+    study: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
@@ -94,6 +101,10 @@ class SearchConfig:
             raise invalid("population_size", "be at least 2", self.population_size)
         if self.seed < 0:
             raise invalid("seed", "be >= 0", self.seed)
+        if self.storage is not None:
+            check_storage_url(self.storage)
+        if self.study is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", self.study):
+            raise invalid("study", "be letters, digits, '.', '_' or '-'", self.study)
 
     def parsed_budget(self) -> Budget:
         """The budget as a :class:`Budget`."""

@@ -28,6 +28,7 @@ from nas.execution.base import Executor
 from nas.execution.local import LocalExecutor
 from nas.results import front_payload
 from nas.search.budget import Spent
+from nas.search.claims import Claims
 from nas.search.loop import Progress, SearchLoop, derive_seed, reconcile
 from nas.search.objectives import parse_constraint, parse_objectives
 from nas.search.optuna_strategies import STRATEGIES, make_strategy
@@ -179,9 +180,12 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     n_before = _trial_count(store)
     strategy = make_strategy(cfg.strategy, derive_seed(cfg.seed, 2, n_before), cfg.pop_size())
-    study = optuna.create_study(storage=store.study_url, study_name=STUDY_NAME, load_if_exists=True,
+    url, shared = cfg.storage or store.study_url, cfg.storage is not None
+    study = optuna.create_study(storage=url, study_name=cfg.study or STUDY_NAME, load_if_exists=True,
                                 directions=[o.direction for o in objectives], sampler=strategy.make_sampler())
-    settled = reconcile(study, store.rows(), objectives, constraints)
+    settled = reconcile(study, store.rows(), objectives, constraints, driver=store.run_id if shared else None)
+    claims = Claims(url, cfg.study or STUDY_NAME, store.run_id)
+    settled["released_claims"] = claims.release_unfinished(keep=[r["arch_id"] for r in store.rows()])
     if any(settled.values()):
         store.event("reconciled", **settled)
     # The recorded rows are the ledger of evaluations: a kill may have come before the manifest
@@ -195,8 +199,10 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
                              "seconds": budget.seconds, "done": spent.evaluations, "spent_s": spent.seconds})
     with executor_factory(evaluator, cfg) as executor:
         loop = SearchLoop(study, space, strategy, executor, objectives, constraints, cfg.parsed_budget(),
-                          _StoreRecorder(store), cfg.seed, spent, hooks.on_progress)
+                          _StoreRecorder(store), cfg.seed, spent, hooks.on_progress, claims=claims,
+                          shared_budget=shared, driver=store.run_id)
         reason = loop.run()
+    claims.close()
     store.write_json("front.json", front_payload(store, objectives))
     store.update_manifest(status="finished", stop_reason=reason, spent=spent.to_dict(), finished_at=_now())
     store.event("finished", reason=reason, evaluations=spent.evaluations)

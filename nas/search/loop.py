@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 from nas.execution.base import Executor, Job, Outcome
 from nas.search.base import CONSTRAINTS_ATTR, Proposal, Strategy
 from nas.search.budget import Budget, Spent
+from nas.search.claims import Claims
 from nas.search.objectives import Constraint, Objective
 from nas.search.pareto import hypervolume, pareto_mask, reference_point, to_losses
 from nas.space import Arch, SearchSpace
@@ -76,6 +77,9 @@ class SearchLoop:
         seed: The run seed (per-trial seeds derive from it).
         spent: What was spent before this call (carried across resumes).
         on_progress: Called after every recorded outcome.
+        claims: Claims of a study shared with other drivers (``None``: this driver alone).
+        shared_budget: Count the evaluation budget over every driver of the study (needs claims).
+        driver: This driver's id, stored on its trials so that a resume settles only its own.
     """
 
     study: optuna.Study
@@ -89,6 +93,9 @@ class SearchLoop:
     seed: int
     spent: Spent = field(default_factory=Spent)
     on_progress: Callable[[Progress], None] | None = None
+    claims: Claims | None = None
+    shared_budget: bool = False
+    driver: str = ""
 
     def __post_init__(self) -> None:
         self._known: dict[str, int] = {}
@@ -118,7 +125,7 @@ class SearchLoop:
         self._fails = 0
         while reason is None or self._inflight:
             self.spent.seconds = base_seconds + time.perf_counter() - t_start
-            reason = self.budget.exhausted(self.spent) or self._failing()
+            reason = self.budget.exhausted(self._budget_view()) or self._failing()
             if reason is None and not exhausted_space:
                 exhausted_space = not self._fill()
             if not self._inflight and reason is None and exhausted_space:
@@ -138,12 +145,24 @@ class SearchLoop:
         return int(self._front_mask().sum())
 
     # ---- proposing ------------------------------------------------------------------------
+    def _budget_view(self) -> Spent:
+        """What counts against the budget: this driver's spending, or the whole study's."""
+        if not (self.shared_budget and self.claims is not None):
+            return self.spent
+        view = Spent(**{**self.spent.to_dict(), "extra": {}})
+        view.evaluations = self.claims.counts().get("done", 0)
+        return view
+
     def _want(self) -> int:
         free = self.executor.capacity - len(self._inflight)
-        left = self.budget.remaining_evaluations(self.spent)
-        if left is not None:
-            free = min(free, left - len(self._inflight))
-        return max(0, free)
+        if self.budget.evaluations is None:
+            return max(0, free)
+        if self.shared_budget and self.claims is not None:
+            c = self.claims.counts()  # every driver's in-flight claims count against what is left
+            left = self.budget.evaluations - c.get("done", 0) - c.get("claimed", 0)
+        else:
+            left = self.budget.evaluations - self.spent.evaluations - len(self._inflight)
+        return max(0, min(free, left))
 
     def _fill(self) -> bool:
         """Submits proposals up to capacity; False when no new architecture can be found."""
@@ -169,7 +188,7 @@ class SearchLoop:
 
     def _is_duplicate(self, p: Proposal) -> bool:
         aid = p.arch.arch_id
-        if aid not in self._known and aid not in self._inflight_ids:
+        if aid not in self._known and aid not in self._inflight_ids and self._claim(aid, p.number):
             return False
         p.trial.set_user_attr("arch_id", aid)
         p.trial.set_user_attr("duplicate_of", self._known.get(aid, -1))
@@ -181,17 +200,25 @@ class SearchLoop:
         """A uniformly sampled architecture not yet evaluated (bounded tries)."""
         for _ in range(MAX_RANDOM_TRIES):
             arch = self.space.sample(self._rng)
-            if arch.arch_id not in self._known and arch.arch_id not in self._inflight_ids:
-                self._dups = 0
-                self.study.enqueue_trial(self.space.params(arch))
-                trial = self.study.ask()
-                return Proposal(trial, self.space.suggest(trial))
+            if arch.arch_id in self._known or arch.arch_id in self._inflight_ids:
+                continue
+            self.study.enqueue_trial(self.space.params(arch))
+            trial = self.study.ask()
+            if not self._claim(arch.arch_id, trial.number):  # another driver holds it
+                self.study.tell(trial, state=TrialState.PRUNED)
+                continue
+            self._dups = 0
+            return Proposal(trial, self.space.suggest(trial))
         return None
+
+    def _claim(self, arch_id: str, trial: int) -> bool:
+        return self.claims is None or self.claims.claim(arch_id, trial)
 
     def _submit(self, p: Proposal) -> None:
         aid = p.arch.arch_id
         p.trial.set_user_attr("arch_id", aid)
         p.trial.set_user_attr("arch", p.arch.to_json())
+        p.trial.set_user_attr("driver", self.driver)
         self._inflight[p.number] = p
         self._inflight_ids.add(aid)
         self.executor.submit(Job(p.number, p.arch, derive_seed(self.seed, p.number)))
@@ -203,6 +230,8 @@ class SearchLoop:
         self._inflight_ids.discard(aid)
         row = _row(p, outcome, self.objectives, self.constraints)
         self.recorder.record(row)  # persisted before the study is told: see reconcile()
+        if self.claims is not None:
+            self.claims.finish(aid, outcome.ok)
         if outcome.ok:
             values = [float(outcome.metrics[o.metric]) for o in self.objectives]
             violations = [c.violation(outcome.metrics) for c in self.constraints] or [0.0]
@@ -280,11 +309,13 @@ def set_constraints(trial: optuna.trial.Trial, constraints: Sequence[Constraint]
         trial.set_constraint(str(c), float(v))
 
 
-def reconcile(study: optuna.Study, rows: Sequence[dict[str, Any]], objectives: Sequence[Objective], constraints: Sequence[Constraint]) -> dict[str, int]:
+def reconcile(study: optuna.Study, rows: Sequence[dict[str, Any]], objectives: Sequence[Objective],
+              constraints: Sequence[Constraint], driver: str | None = None) -> dict[str, int]:
     """Settles trials a killed driver left RUNNING, using the recorded rows.
 
     A trial whose row was recorded is told its recorded result; one without a row (killed
-    mid-evaluation) is failed as ``interrupted`` and its architecture stays unevaluated.
+    mid-evaluation) is failed as ``interrupted`` and its architecture stays unevaluated. With a
+    ``driver``, only that driver's trials are touched (other drivers of a shared study go on).
 
     Returns:
         Counts of trials ``restored`` and ``interrupted``.
@@ -292,6 +323,8 @@ def reconcile(study: optuna.Study, rows: Sequence[dict[str, Any]], objectives: S
     by_trial = {int(r["trial"]): r for r in rows}
     counts = {"restored": 0, "interrupted": 0}
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+        if driver is not None and t.user_attrs.get("driver") != driver:
+            continue
         r = by_trial.get(t.number)
         if r is not None and r.get("state") == "complete":
             metrics = {k: v for k, v in r.items() if isinstance(v, (int, float))}

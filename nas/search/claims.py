@@ -1,0 +1,113 @@
+"""Claims: drivers sharing one study claim an architecture before evaluating it.
+
+A claim is a row ``(study, arch_id)`` with a primary key in the study's own database (SQLite or
+any SQLAlchemy URL, e.g. PostgreSQL), so the ``INSERT`` is the atomic test-and-set: of several
+drivers proposing the same architecture at once, exactly one wins. Claims also carry the shared
+budget: evaluations done plus evaluations in progress, over every driver.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from nas.errors import ConfigError
+
+__all__ = ["Claims", "check_storage_url"]
+
+_META = sa.MetaData()
+_TABLE = sa.Table(
+    "sharenas_claims", _META,
+    sa.Column("study", sa.String(255), primary_key=True),
+    sa.Column("arch_id", sa.String(64), primary_key=True),
+    sa.Column("driver", sa.String(255), nullable=False),
+    sa.Column("trial", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # claimed | done | failed
+    sa.Column("t", sa.Float, nullable=False),
+)
+_RETRIES = 20
+
+
+def check_storage_url(url: str) -> str:
+    """Validates a SQLAlchemy URL; raises :class:`ConfigError` naming ``storage`` otherwise."""
+    try:
+        sa.engine.make_url(url)
+    except Exception as e:  # noqa: BLE001 - SQLAlchemy raises ArgumentError and ValueError variants
+        raise ConfigError(f"`storage` must be a SQLAlchemy URL like postgresql://user@host/db, got {url!r}") from e
+    return url
+
+
+class Claims:
+    """The claims of one study, held by one driver.
+
+    Args:
+        url: SQLAlchemy URL of the study's storage.
+        study: Study name.
+        driver: This driver's id (its run id).
+    """
+
+    def __init__(self, url: str, study: str, driver: str) -> None:
+        self.study, self.driver = study, driver
+        kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        self.engine = sa.create_engine(url, **kwargs)
+        self._retry(lambda c: _META.create_all(c, checkfirst=True))
+
+    def _retry(self, fn):  # noqa: ANN001, ANN202 - small internal helper
+        """Runs ``fn(connection)`` in a transaction, retrying briefly on lock contention."""
+        delay = 0.05
+        for attempt in range(_RETRIES):
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except OperationalError:
+                if attempt == _RETRIES - 1:
+                    raise
+                time.sleep(delay)
+                delay = min(1.0, delay * 2)
+        return None
+
+    def claim(self, arch_id: str, trial: int) -> bool:
+        """Claims ``arch_id`` for this driver; False when any driver already holds it."""
+        row = {"study": self.study, "arch_id": arch_id, "driver": self.driver, "trial": trial,
+               "state": "claimed", "t": time.time()}
+        try:
+            self._retry(lambda c: c.execute(_TABLE.insert().values(**row)))
+        except IntegrityError:
+            return False
+        return True
+
+    def finish(self, arch_id: str, ok: bool) -> None:
+        """Marks this driver's claim done (or failed, so no driver retries a broken arch)."""
+        stmt = (_TABLE.update()
+                .where(_TABLE.c.study == self.study, _TABLE.c.arch_id == arch_id, _TABLE.c.driver == self.driver)
+                .values(state="done" if ok else "failed", t=time.time()))
+        self._retry(lambda c: c.execute(stmt))
+
+    def release_unfinished(self, keep: Iterable[str] = ()) -> int:
+        """Drops this driver's open claims (after a kill) except ``keep``; returns how many."""
+        keep = set(keep)
+
+        def run(c: sa.Connection) -> int:
+            rows = c.execute(sa.select(_TABLE.c.arch_id).where(
+                _TABLE.c.study == self.study, _TABLE.c.driver == self.driver, _TABLE.c.state == "claimed")).all()
+            drop = [r[0] for r in rows if r[0] not in keep]
+            if drop:
+                c.execute(_TABLE.delete().where(_TABLE.c.study == self.study, _TABLE.c.driver == self.driver,
+                                                _TABLE.c.arch_id.in_(drop)))
+            return len(drop)
+
+        return int(self._retry(run))
+
+    def counts(self) -> dict[str, int]:
+        """Claims of the study by state, over every driver."""
+        stmt = (sa.select(_TABLE.c.state, sa.func.count()).where(_TABLE.c.study == self.study)
+                .group_by(_TABLE.c.state))
+        rows = self._retry(lambda c: c.execute(stmt).all())
+        return {state: int(n) for state, n in rows}
+
+    def close(self) -> None:
+        """Releases the connection pool."""
+        self.engine.dispose()
