@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-NB201_CSV = Path(__file__).resolve().parents[3] / "shared/data/nb201/nb201_dev.csv"
+NB201_CSV = Path(__file__).resolve().parents[2] / "search_spaces/data/nb201/nb201_dev.csv.gz"
 
 
 def _synthetic(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,5 +36,5 @@ def synthetic() -> Callable[[str, int, int], tuple[np.ndarray, np.ndarray]]:
 @pytest.fixture(scope="session")
 def nb201_table() -> pd.DataFrame:
     if not NB201_CSV.exists():
-        pytest.skip(f"NB201 table not found at {NB201_CSV} (shared data not checked out)")
+        pytest.skip(f"NB201 table not found at {NB201_CSV} (bundled data missing)")
     return pd.read_csv(NB201_CSV)
