@@ -65,10 +65,31 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--runs-dir", default="runs")
     f.add_argument("--format", default="table", choices=["table", "csv", "json"])
 
-    from nas import bench_command
-
-    bench_command.add_parser(sub)
+    for module in _plugins():
+        module.add_parser(sub)
     return p
+
+
+# Sub-commands that live beside their room: module -> the commands its ``add_parser`` adds.
+# Each module has ``add_parser(subparsers)`` and ``run(args) -> int`` (exit code).
+PLUGINS: dict[str, tuple[str, ...]] = {
+    "nas.bench_command": ("bench",),
+}
+
+
+def _plugins() -> list[Any]:
+    import importlib
+
+    return [importlib.import_module(name) for name in PLUGINS]
+
+
+def _plugin_for(command: str) -> Any | None:
+    import importlib
+
+    for name, commands in PLUGINS.items():
+        if command in commands:
+            return importlib.import_module(name)
+    return None
 
 
 def _int_arg(flag: str):  # noqa: ANN202 - argparse type callable
@@ -104,10 +125,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _resume(args)
     if args.command == "runs":
         return _runs(args)
-    if args.command == "bench":
-        from nas import bench_command
-
-        return bench_command.run(args)
+    plugin = _plugin_for(args.command)
+    if plugin is not None:
+        return int(plugin.run(args))
     return _front(args)
 
 
