@@ -26,6 +26,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._prefixes: dict[str, Callable[[str], T]] = {}
 
     def add(self, name: str, entry: T) -> T:
         """Registers ``entry`` under ``name``.
@@ -46,19 +47,41 @@ class Registry(Generic[T]):
 
         return deco
 
+    def add_prefix(self, prefix: str, factory: Callable[[str], T]) -> None:
+        """Makes every name ``<prefix><rest>`` resolvable: on first use ``factory(name)`` builds the
+        entry, which is then registered under that name (e.g. ``table:<csv>`` spaces).
+
+        Raises:
+            ValueError: if the prefix is already registered.
+        """
+        if prefix in self._prefixes:
+            raise ValueError(f"{self.kind} prefix `{prefix}` is already registered")
+        self._prefixes[prefix] = factory
+
+    def _resolve(self, name: str) -> None:
+        if name in self._entries or not isinstance(name, str):
+            return
+        for prefix, factory in self._prefixes.items():
+            if name.startswith(prefix) and len(name) > len(prefix):
+                self._entries[name] = factory(name)
+                return
+
     def get(self, name: str, param: str | None = None) -> T:
-        """Returns the entry named ``name``.
+        """Returns the entry named ``name`` (building it when a registered prefix matches).
 
         Raises:
             ConfigError: naming ``param`` (default: the kind) and the known names.
         """
+        self._resolve(name)
         if name not in self._entries:
             known = ", ".join(sorted(self._entries)) or "none"
             raise ConfigError(f"`{param or self.kind}` must be one of [{known}], got {name!r}")
         return self._entries[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._entries or (
+            isinstance(name, str) and any(name.startswith(p) and len(name) > len(p) for p in self._prefixes)
+        )
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._entries))
