@@ -38,6 +38,26 @@ def ray_cluster():
         ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def pg_url():
+    """A SQLAlchemy URL of a real PostgreSQL database: ``$SHARENAS_PG_URL``, or a throw-away server
+    started from the installed binaries (``make test`` installs them). Skips, saying why, only when
+    no server can be had."""
+    if os.environ.get("SHARENAS_PG_URL"):
+        yield os.environ["SHARENAS_PG_URL"]
+        return
+    from tests.pg_server import start_server
+
+    try:
+        server = start_server()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def tiny_config(tmp_path: Path) -> Path:
     """Path of a YAML config with the tiny settings and a runs dir inside ``tmp_path``."""

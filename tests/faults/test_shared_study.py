@@ -64,9 +64,8 @@ def test_claims_are_exclusive_and_released_after_a_kill(tmp_path):
     assert a.claim("y", 3)
 
 
-@pytest.mark.skipif(not os.environ.get("SHARENAS_PG_URL"), reason="set SHARENAS_PG_URL (make test starts PostgreSQL)")
-def test_two_drivers_share_one_postgresql_study(tmp_path):
-    _two_drivers(tmp_path, os.environ["SHARENAS_PG_URL"])
+def test_two_drivers_share_one_postgresql_study(tmp_path, pg_url):
+    _two_drivers(tmp_path, pg_url)
 
 
 def test_a_bad_storage_url_is_a_config_error(tmp_path, capsys):
