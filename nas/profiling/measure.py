@@ -45,11 +45,28 @@ class LatencyProtocol:
 
 @dataclass(frozen=True)
 class LatencyResult:
-    """Median and inter-quartile range of the timed calls, in milliseconds."""
+    """Median and inter-quartile range of the timed calls, in milliseconds.
+
+    The fields after ``calls`` were added for device profiling (all defaulted, so existing
+    three-field constructions are unchanged):
+
+    Attributes:
+        median_ms: Median of the timed calls (for a model: the predicted mean).
+        iqr_ms: Inter-quartile range of the timed calls (for a model: 0).
+        calls: Timed calls (0 for a prediction or a table lookup).
+        node: Where it was measured: ``""`` here, else the Ray node (``<node-id[:8]>@<ip>``).
+        std_ms: Predicted standard deviation (latency models; 0 for measurements).
+        source: ``measured``, ``model`` or ``table``.
+        device: Id of the device fingerprint the figure belongs to (``""`` when unknown).
+    """
 
     median_ms: float
     iqr_ms: float
     calls: int
+    node: str = ""
+    std_ms: float = 0.0
+    source: str = "measured"
+    device: str = ""
 
 
 def measure_callable(fn: Callable[[], object], protocol: LatencyProtocol) -> LatencyResult:
