@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas.supernet.superpose import Active, Mixture, max_of, prefix_mask
+
 __all__ = ["ElasticConv1d", "ElasticBatchNorm1d", "ElasticLinear", "centre_crop"]
 
 
@@ -108,17 +110,33 @@ class ElasticLinear(nn.Module):
         self.bias = nn.Parameter(ref.bias.data.clone()) if bias else None
         self.active_in, self.active_out = max_in, max_out
 
-    def set_active(self, in_features: int, out_features: int) -> None:
-        """Sets the active slice."""
+    def set_active(self, in_features: Active, out_features: Active) -> None:
+        """Sets the active slice (ints, or mixtures: then the weight is superposed, see
+        :mod:`nas.supernet.superpose`; the bias is scaled by the input mixture's total weight so
+        that the single call equals the explicit mixture of the sliced layers)."""
         self.active_in, self.active_out = in_features, out_features
 
+    def active_params(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The active weight and bias: views of the max tensors, or their superposition."""
+        n_out, n_in = max_of(self.active_out), max_of(self.active_in)
+        w = self.weight[:n_out, :n_in]
+        b = self.bias[:n_out] if self.bias is not None else None
+        if isinstance(self.active_out, Mixture):
+            m = prefix_mask(self.active_out, n_out)
+            w, b = w * m[:, None], (b * m if b is not None else None)
+        if isinstance(self.active_in, Mixture):
+            w = w * prefix_mask(self.active_in, n_in)[None, :]
+            b = b * self.active_in.weights.sum() if b is not None else None
+        return w, b
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight[: self.active_out, : self.active_in]
-        b = self.bias[: self.active_out] if self.bias is not None else None
-        return F.linear(x, w, b)
+        w, b = self.active_params()
+        return F.linear(x[..., : w.shape[1]], w, b)
 
     def export(self) -> nn.Linear:
         """A static ``nn.Linear`` with copies of the active slices."""
+        if isinstance(self.active_in, Mixture) or isinstance(self.active_out, Mixture):
+            raise ValueError("`ElasticLinear.export` must be called with discrete (int) active choices, got a mixture")
         lin = nn.Linear(self.active_in, self.active_out, bias=self.bias is not None)
         lin.weight.data.copy_(self.weight[: self.active_out, : self.active_in].detach())
         if self.bias is not None:
