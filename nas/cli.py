@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Each module has ``add_parser(subparsers)`` and ``run(args) -> int`` (exit code).
 PLUGINS: dict[str, tuple[str, ...]] = {
     "nas.bench_command": ("bench",),
+    "nas.export.command": ("export",),
 }
 
 

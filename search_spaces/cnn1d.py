@@ -18,6 +18,7 @@ from torch import nn
 
 from nas.catalog import SPACES, SpaceSpec
 from nas.data import Task
+from nas.export.templates import register_block
 from nas.space import Arch, Choice, Condition, SearchSpace
 from nas.supernet.base import Supernet
 from nas.supernet.ops import ElasticBatchNorm1d, ElasticConv1d, ElasticLinear
@@ -68,6 +69,11 @@ class StaticCNN1d(nn.Module):
 
     def forward(self, x):  # noqa: D102
         return self.head(self.flatten(self.stages(self.stem(x))))
+
+
+# Written into an export's model.py by their own source (see nas.export.templates).
+register_block(StaticBlock)
+register_block(StaticCNN1d)
 
 
 class _ElasticBlock(nn.Module):
