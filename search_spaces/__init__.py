@@ -1,6 +1,6 @@
 """Built-in spaces and tasks. Importing this package registers them in ``nas.catalog.SPACES``
-and ``nas.data.TASKS``."""
+and ``nas.data.TASKS`` (and the ``table:<csv>`` prefix)."""
 
-from search_spaces import cnn1d, mnist1d_task  # noqa: F401  (registration side effects)
+from search_spaces import cnn1d, mnist1d_task, nb201, table  # noqa: F401  (registration side effects)
 
-__all__ = ["cnn1d", "mnist1d_task"]
+__all__ = ["cnn1d", "mnist1d_task", "nb201", "table"]
