@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--budget", help="evaluations (300) or wall-clock time (10m, 90s, 1h)")
     s.add_argument("--objectives", help="e.g. accuracy:max,latency_ms:min")
     s.add_argument("--constraint", action="append", dest="constraints", help="e.g. latency_ms<=2.5 (repeatable)")
-    s.add_argument("--device", help="where latency is measured: cpu")
+    s.add_argument("--device", help="where latency comes from: cpu (measured here), cpu-torch, cpu-ts, cpu-ort, "
+                                    "cuda, ray:<resource>[:<device>], or a table space's device")
+    s.add_argument("--latency-mode", help="auto | measure (time every subnet) | model (device latency model)")
     s.add_argument("--strategy", help="nsga2 | nsga3 | tpe | gp | random")
     s.add_argument("--ray-address", help="join an existing Ray cluster instead of starting one")
     s.add_argument("--storage", help="SQLAlchemy URL of a study shared by several drivers (e.g. postgresql://...)")
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Each module has ``add_parser(subparsers)`` and ``run(args) -> int`` (exit code).
 PLUGINS: dict[str, tuple[str, ...]] = {
     "nas.bench_command": ("bench",),
+    "nas.profiling.command": ("profile",),
     "nas.export.command": ("export",),
 }
 
@@ -138,7 +141,7 @@ def _search(args: argparse.Namespace) -> int:
 
     overrides: dict[str, Any] = {
         "space": args.space, "task": args.task, "budget": args.budget, "objectives": args.objectives,
-        "constraints": args.constraints, "device": args.device, "strategy": args.strategy,
+        "constraints": args.constraints, "device": args.device, "latency_mode": args.latency_mode, "strategy": args.strategy,
         "execution.ray_address": args.ray_address, "execution.executor": args.executor,
         "execution.workers": args.workers, "train.epochs": args.epochs, "runs_dir": args.runs_dir,
         "name": args.name, "seed": args.seed, "storage": args.storage, "study": args.study,

@@ -91,7 +91,8 @@ def front_table(store: RunStore) -> pd.DataFrame:
         "arch_id": front["arch_id"],
         "choices": [spec.describe(space.arch_from_json(a)) for a in front["arch"]],
     })
-    for col in ("accuracy", "test_accuracy", "latency_ms", "params", "macs"):
+    for col in ("accuracy", "test_accuracy", "latency_ms", "params", "macs", "predicted_latency_ms",
+                "measured_latency_ms", "latency_error_pct", "measured_latency_node"):
         if col in front:
             out[col] = front[col].to_numpy()
     for o in objectives:
@@ -105,7 +106,8 @@ def print_front(store: RunStore) -> None:
     df = front_table(store)
     table = Table(title=f"Pareto front of {store.run_id} ({len(df)} architectures)")
     headers = {"accuracy": "val acc %", "test_accuracy": "test acc %", "latency_ms": "latency ms",
-               "params": "params", "macs": "MACs"}
+               "params": "params", "macs": "MACs", "predicted_latency_ms": "pred ms",
+               "measured_latency_ms": "measured ms", "latency_error_pct": "err %", "measured_latency_node": "node"}
     for col in df.columns:
         table.add_column(headers.get(col, col), justify="right" if col not in ("arch_id", "choices") else "left",
                          no_wrap=True)

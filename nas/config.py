@@ -20,6 +20,7 @@ import yaml
 
 from nas.errors import ConfigError, invalid
 from nas.evaluate import EvalConfig
+from nas.profiling.profiler import ProfileSettings
 from nas.search.budget import Budget, parse_budget
 from nas.search.claims import check_storage_url
 from nas.search.objectives import Constraint, Objective, parse_constraint, parse_objectives
@@ -64,7 +65,12 @@ class SearchConfig:
         constraints: Constraints, e.g. ``["latency_ms<=2.5"]``.
         strategy: Registered strategy name.
         population_size: Population of genetic strategies (``None``: from the budget).
-        device: Where latency comes from: ``cpu`` (measured here) or a device the space lists.
+        device: Where latency comes from: ``cpu`` (measured here), a named device (``cpu-torch``,
+            ``cpu-ts``, ``cpu-ort``, ``cuda``, ``ray:<resource>[:<device>]``) or a device the space lists.
+        latency_mode: ``auto`` (``measure`` for ``cpu``, else ``model``), ``measure`` (time every
+            subnet on the device) or ``model`` (the device's latency model: LUT + correction).
+        latency_cache: Folder of the device cache (``None``: ``$SHARENAS_CACHE/latency``).
+        profile: How a device's latency model is built when the cache has none.
         seed: Run seed; every other seed derives from it.
         runs_dir: Folder holding run folders.
         name: Optional prefix of the run id.
@@ -84,6 +90,8 @@ class SearchConfig:
     strategy: str = "nsga2"
     population_size: int | None = None
     device: str = "cpu"
+    latency_mode: str = "auto"
+    latency_cache: str | None = None
     seed: int = 0
     runs_dir: str = "runs"
     name: str | None = None
@@ -92,8 +100,11 @@ class SearchConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    profile: ProfileSettings = field(default_factory=ProfileSettings)
 
     def __post_init__(self) -> None:
+        if self.latency_mode not in ("auto", "measure", "model"):
+            raise invalid("latency_mode", "be one of ['auto', 'measure', 'model']", self.latency_mode)
         self.parsed_budget()
         self.parsed_objectives()
         self.parsed_constraints()

@@ -143,4 +143,7 @@ class Evaluator:
         lat = self.latency.latency(arch, module)
         t2 = time.perf_counter()
         metrics.update(latency_ms=lat.median_ms, latency_iqr_ms=lat.iqr_ms, eval_s=t1 - t0, latency_s=t2 - t1)
+        metrics.update(latency_std_ms=lat.std_ms)
+        # Provenance of the latency figure (strings: recorded as columns of trials.parquet).
+        metrics.update(latency_source=lat.source, latency_node=lat.node)  # type: ignore[dict-item]
         return metrics

@@ -72,7 +72,11 @@ def check_names(cfg: SearchConfig) -> tuple[SpaceSpec, str]:
     if spec.trainable:
         TASKS.get(task, "task")
     STRATEGIES.get(cfg.strategy, "strategy")
-    if cfg.device not in spec.devices:
+    if spec.trainable and cfg.device not in spec.devices:
+        from nas.profiling.devices import parse_device
+
+        parse_device(cfg.device)  # named devices (cpu-ort, ray:<resource>, ...) for trainable spaces
+    elif cfg.device not in spec.devices:
         raise ConfigError(f"`device` must be one of {list(spec.devices)} for space `{spec.name}`, got {cfg.device!r}")
     parse_objectives(cfg.objectives, spec.metrics)
     for c in cfg.constraints:
@@ -203,6 +207,7 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
                           shared_budget=shared, driver=store.run_id)
         reason = loop.run()
     claims.close()
+    _check_front(store, evaluator, objectives, hooks)
     store.write_json("front.json", front_payload(store, objectives))
     store.update_manifest(status="finished", stop_reason=reason, spent=spent.to_dict(), finished_at=_now())
     store.event("finished", reason=reason, evaluations=spent.evaluations)
@@ -225,7 +230,21 @@ def _evaluator(store: RunStore, spec: SpaceSpec, space: Any, task_name: str, cfg
     else:
         spent.train_s += _train(store, net, task, cfg, hooks)
         store.update_manifest(trained=True, spent=spent.to_dict())
-    return Evaluator(net.eval(), task, cfg.eval)
+    from nas.profiling.search_hooks import search_latency_source
+
+    _stage(hooks, "latency", {"device": cfg.device, "mode": cfg.latency_mode})
+    return Evaluator(net.eval(), task, cfg.eval, latency=search_latency_source(cfg, net.eval(), task, store))
+
+
+def _check_front(store: RunStore, evaluator: Any, objectives: Any, hooks: Hooks) -> None:
+    """Re-measures the Pareto set on the device when latency came from a device or its model."""
+    from nas.profiling.search_hooks import check_front
+    from nas.profiling.sources import DeviceLatency, ModelLatency
+
+    source = getattr(evaluator, "latency", None)
+    if isinstance(source, (DeviceLatency, ModelLatency)):
+        _stage(hooks, "front-check", {"device": source.profile.name})
+        check_front(store, source, evaluator.supernet, objectives)
 
 
 def _train(store: RunStore, net: Supernet, task: Task, cfg: SearchConfig, hooks: Hooks) -> float:

@@ -173,6 +173,22 @@ class RunStore:
         pd.DataFrame(rows).to_parquet(buf, index=False)
         atomic_write_bytes(self.file("trials.parquet"), buf.getvalue())
 
+    def update_rows(self, key: str, updates: Mapping[Any, Mapping[str, Any]]) -> int:
+        """Sets columns on the rows whose ``key`` value is in ``updates`` (other rows get NaN in new
+        columns) and rewrites ``trials.parquet`` atomically; returns the number of rows updated."""
+        rows = self.rows()
+        n = 0
+        for row in rows:
+            extra = updates.get(row.get(key))
+            if extra is not None:
+                row.update(extra)
+                n += 1
+        if n:
+            buf = io.BytesIO()
+            pd.DataFrame(rows).to_parquet(buf, index=False)
+            atomic_write_bytes(self.file("trials.parquet"), buf.getvalue())
+        return n
+
     # ---- json side files ------------------------------------------------------------------
     def write_json(self, name: str, data: Any) -> None:
         """Writes ``data`` as JSON to ``name`` atomically."""

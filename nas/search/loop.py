@@ -293,7 +293,7 @@ def _row(p: Proposal, o: Outcome, objectives: Sequence[Objective], constraints: 
         "finished_at": time.time(),
     }
     if o.ok:
-        row.update({k: float(v) for k, v in o.metrics.items()})
+        row.update({k: v if isinstance(v, str) else float(v) for k, v in o.metrics.items()})  # str: provenance
         viol = [c.violation(o.metrics) for c in constraints]
         row["violation"] = float(max(viol)) if viol else 0.0
         row["feasible"] = all(v <= 0 for v in viol)
