@@ -104,7 +104,8 @@ def new_run(cfg: SearchConfig) -> RunStore:
     spec, task = check_names(cfg)
     resolved = config_to_dict(cfg) | {"task": task}
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{cfg.name + '-' if cfg.name else ''}{stamp}-{spec.name}-{cfg.strategy}"
+    slug = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in spec.name.rsplit("/", 1)[-1])  # table:<csv>
+    base = f"{cfg.name + '-' if cfg.name else ''}{stamp}-{slug}-{cfg.strategy}"
     manifest = {
         "versions": _versions(),
         "seeds": {"run": cfg.seed, "train": derive_seed(cfg.seed, 1), "strategy": derive_seed(cfg.seed, 2)},
