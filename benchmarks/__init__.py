@@ -17,4 +17,5 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS: dict[str, str] = {
     "throughput": "benchmarks.throughput",
     "predictors": "benchmarks.predictors_bench",
+    "search": "benchmarks.search_bench",
 }

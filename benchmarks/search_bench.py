@@ -1,0 +1,248 @@
+"""Search efficiency on a table-backed space (DESIGN §5): HV(found) / HV(true front) after K evaluations.
+
+Each strategy runs through the same :class:`~nas.search.loop.SearchLoop` as ``nas search``,
+with the same strategy classes (``predictor`` is :class:`~nas.search.PredictorStrategy`); only
+the executor differs: an evaluation is a table lookup that reveals both metrics (accuracy and
+the device's latency) of the one architecture asked for, so no strategy ever sees a metric of an
+architecture it has not evaluated. The reference point is tight: error ``100 - median accuracy``
+and the median latency of the whole table. The JSON lists, per device and strategy, the mean
+and std over seeds of the hypervolume ratio at every K; a plotly HTML draws the curves.
+
+The table is any CSV shaped like NAS-Bench-201's (an NB201 cell-string column, accuracy
+columns, ``*_ms`` latency columns): ``--acc`` and ``--lat`` name the columns to use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import optuna
+
+from nas.execution.base import Executor, Job, Outcome
+from nas.search.budget import Budget, Spent
+from nas.search.objectives import parse_objectives
+from nas.search.pareto import hypervolume, pareto_mask
+from nas.space import Arch, Choice, SearchSpace
+
+__all__ = ["TableProblem", "load_problem", "run_strategy", "hv_ratios", "run", "SearchCurves", "curves_info", "plot_curves"]
+
+OBJECTIVES = parse_objectives("accuracy:max,latency_ms:min")
+EDGE_LABELS = ("edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2")
+
+
+@dataclass(frozen=True)
+class TableProblem:
+    """A table turned into a space whose evaluations are lookups.
+
+    Attributes:
+        space: One choice per cell edge (the labels of the ``nb201`` space).
+        row_of: ``arch_id`` -> row index of the table.
+        accuracy: Accuracy column (percent).
+        latency: Device name -> latency column (ms).
+        features: Predictor features per row (edge one-hot plus structural features).
+    """
+
+    space: SearchSpace
+    row_of: dict[str, int]
+    accuracy: np.ndarray
+    latency: dict[str, np.ndarray]
+    features: np.ndarray
+
+    def losses(self, device: str) -> np.ndarray:
+        """``(n, 2)`` losses of every row: error (``100 - accuracy``) and latency."""
+        return np.stack([100.0 - self.accuracy, self.latency[device]], axis=1)
+
+    def reference(self, device: str) -> np.ndarray:
+        """The tight reference point: error at the median accuracy, the median latency."""
+        return np.array([100.0 - float(np.median(self.accuracy)), float(np.median(self.latency[device]))])
+
+
+def load_problem(table: str, acc: str, lat: Sequence[str], arch_col: str = "arch_str") -> TableProblem:
+    """Reads the table and builds the lookup problem.
+
+    Raises:
+        ValueError: naming ``table`` when a column is missing or a cell string is malformed.
+    """
+    import pandas as pd
+
+    from predictors import NB201_OPS, nb201_features, parse_nb201
+
+    df = pd.read_csv(table)
+    for col in (arch_col, acc, *lat):
+        if col not in df.columns:
+            raise ValueError(f"`table` must have a column {col!r}, got {list(df.columns)}")
+    space = SearchSpace("table_cells", [Choice(label, NB201_OPS) for label in EDGE_LABELS])
+    ops = [parse_nb201(s) for s in df[arch_col]]
+    row_of = {space.make(dict(zip(EDGE_LABELS, o))).arch_id: i for i, o in enumerate(ops)}
+    if len(row_of) != len(df):
+        raise ValueError(f"`table` must list each cell once, got {len(df) - len(row_of)} repeated cells")
+    feats = np.vstack([nb201_features(o) for o in ops])
+    return TableProblem(space, row_of, df[acc].to_numpy(float), {c: df[c].to_numpy(float) for c in lat}, feats)
+
+
+class _LookupExecutor(Executor):
+    """Answers each job at once from the table (an evaluation reveals both metrics)."""
+
+    capacity = 1
+
+    def __init__(self, problem: TableProblem, device: str) -> None:
+        self.problem, self.device = problem, device
+        self._queue: list[Job] = []
+
+    def submit(self, job: Job) -> None:  # noqa: D102
+        self._queue.append(job)
+
+    def pending(self) -> int:  # noqa: D102
+        return len(self._queue)
+
+    def wait(self, timeout: float | None = None) -> list[Outcome]:  # noqa: D102
+        done, self._queue = self._queue, []
+        out = []
+        for job in done:
+            i = self.problem.row_of[job.arch.arch_id]
+            metrics = {"accuracy": float(self.problem.accuracy[i]), "latency_ms": float(self.problem.latency[self.device][i])}
+            out.append(Outcome(job, metrics, None, "table"))
+        return out
+
+
+class _Rows:
+    """In-memory recorder: the rows in evaluation order."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def record(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+
+    def checkpoint(self, strategy_state: dict[str, Any], spent: Spent) -> None:
+        pass
+
+
+def _make(name: str, seed: int, problem: TableProblem, evals: int) -> Any:
+    from nas.search import PredictorStrategy, make_strategy
+
+    if name == "predictor":  # the registered class, given the benchmark's precomputed features
+        feats = problem.features
+        return PredictorStrategy(seed, features=lambda a: feats[problem.row_of[a.arch_id]])
+    return make_strategy(name, seed, population_size=int(min(50, max(8, evals // 5))))
+
+
+def run_strategy(problem: TableProblem, device: str, name: str, seed: int, evals: int) -> np.ndarray:
+    """Runs one search; returns the ``(evals, 2)`` losses in evaluation order."""
+    from nas.search.loop import SearchLoop
+
+    strategy = _make(name, seed, problem, evals)
+    study = optuna.create_study(directions=[o.direction for o in OBJECTIVES], sampler=strategy.make_sampler())
+    strategy.bind(study, problem.space, OBJECTIVES, ())
+    rows = _Rows()
+    loop = SearchLoop(study, problem.space, strategy, _LookupExecutor(problem, device), OBJECTIVES, (),
+                      Budget(evaluations=evals), rows, seed)
+    loop.run()
+    done = [r for r in rows.rows if r["state"] == "complete"]
+    return np.array([[100.0 - r["accuracy"], r["latency_ms"]] for r in done]).reshape(-1, 2)
+
+
+def hv_ratios(losses: np.ndarray, ks: Sequence[int], ref: np.ndarray, true_hv: float) -> list[float]:
+    """HV of the first ``k`` evaluations over the true front's HV, for each ``k``."""
+    return [hypervolume(losses[:k], ref) / true_hv for k in ks]
+
+
+def _write_json(data: dict[str, Any], out: str) -> None:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c10_valid_acc_200ep",
+        lat: Sequence[str] = ("raspi4_ms", "fpga_ms", "gold_6226_ms", "titanxp_1_ms"), evals: int = 300, seeds: int = 5,
+        strategies: Sequence[str] = ("predictor", "nsga2", "tpe", "random"), ks: Sequence[int] = (25, 50, 100, 200, 300),
+        arch_col: str = "arch_str", out: str | None = None, html: str = "") -> dict[str, Any]:
+    """Measures HV ratios per device, strategy and seed.
+
+    Args:
+        table: CSV (optionally gzipped) with a cell-string column, accuracy and latency columns.
+        acc: Accuracy column (percent).
+        lat: Latency columns (one device each).
+        evals: Evaluations per search.
+        seeds: Seeds ``0..seeds-1`` per strategy and device.
+        strategies: Registered strategy names.
+        ks: Evaluation counts at which the ratio is reported (each at most ``evals``).
+        arch_col: Cell-string column.
+        out: JSON file to write.
+        html: Plotly HTML file (default: beside ``out``, ``.html``).
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if seeds < 1 or evals < 1 or any(not 1 <= k <= evals for k in ks):
+        raise ValueError(f"`seeds` and `evals` must be positive and `ks` within [1, evals], got {seeds}, {evals}, {list(ks)}")
+    problem = load_problem(table, acc, list(lat), arch_col)
+    results: dict[str, Any] = {}
+    t_start = time.perf_counter()
+    for device in lat:
+        all_losses, ref = problem.losses(device), problem.reference(device)
+        true_front = all_losses[pareto_mask(all_losses)]
+        true_hv = hypervolume(true_front, ref)
+        results[device] = {"reference": ref.tolist(), "true_hv": true_hv,
+                           "true_front_in_box": int(np.all(true_front < ref, axis=1).sum())}
+        for name in strategies:
+            per_seed, secs = [], []
+            for seed in range(seeds):
+                t0 = time.perf_counter()
+                losses = run_strategy(problem, device, name, seed, evals)
+                secs.append(time.perf_counter() - t0)
+                per_seed.append(hv_ratios(losses, ks, ref, true_hv))
+            arr = np.asarray(per_seed)
+            results[device][name] = {"mean": arr.mean(axis=0).tolist(), "std": arr.std(axis=0).tolist(),
+                                     "per_seed": arr.tolist(), "seconds_per_search": float(np.mean(secs))}
+            print(f"{device:14s} {name:10s} " + " ".join(f"K={k}:{m:.3f}" for k, m in zip(ks, arr.mean(axis=0))), flush=True)
+    data = {"benchmark": "search", "table": Path(table).name, "acc": acc, "lat": list(lat), "evals": evals,
+            "seeds": seeds, "ks": [int(k) for k in ks], "strategies": list(strategies),
+            "reference": "error: 100 - median accuracy; latency: median latency (whole table)",
+            "cpus": os.cpu_count(), "machine": platform.machine(), "total_s": round(time.perf_counter() - t_start, 1),
+            "results": results}
+    if out:
+        _write_json(data, out)
+        html = html or str(Path(out).with_suffix(".html"))
+    if html:
+        plot_curves(curves_info(data)).write_html(html, include_plotlyjs="cdn")
+    return data
+
+
+class SearchCurves(NamedTuple):
+    """Mean and std HV-ratio curves: ``curves[device][strategy] = (mean, std)`` over ``ks``."""
+
+    ks: list[int]
+    curves: dict[str, dict[str, tuple[list[float], list[float]]]]
+
+
+def curves_info(data: dict[str, Any]) -> SearchCurves:
+    """The curves drawn by :func:`plot_curves`, from a result of :func:`run`."""
+    curves = {dev: {s: (r[s]["mean"], r[s]["std"]) for s in data["strategies"]} for dev, r in data["results"].items()}
+    return SearchCurves(list(data["ks"]), curves)
+
+
+def plot_curves(info: SearchCurves) -> Any:
+    """One panel per device: HV ratio against evaluations, a line per strategy with std bars."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=max(1, len(info.curves)), subplot_titles=list(info.curves), shared_yaxes=True)
+    for col, (device, by_strategy) in enumerate(info.curves.items(), start=1):
+        for name, (mean, std) in by_strategy.items():
+            fig.add_scatter(x=info.ks, y=mean, error_y={"type": "data", "array": std}, name=name, legendgroup=name,
+                            showlegend=col == 1, row=1, col=col)
+        fig.update_xaxes(title_text="evaluations", row=1, col=col)
+    fig.update_yaxes(title_text="HV(found) / HV(true front)", row=1, col=1)
+    fig.update_layout(title="Search efficiency on a table-backed space", height=420)
+    return fig
