@@ -18,4 +18,5 @@ BENCHMARKS: dict[str, str] = {
     "throughput": "benchmarks.throughput",
     "predictors": "benchmarks.predictors_bench",
     "search": "benchmarks.search_bench",
+    "export_latency": "benchmarks.export_latency",
 }

@@ -57,7 +57,7 @@ def _supernet(store: RunStore) -> tuple[Supernet, Task, Any]:
         return load_supernet(store)
     except (RuntimeError, KeyError) as e:  # tensors of another shape or name: not this run's supernet
         raise RunStoreError(f"`supernet.safetensors` of run `{store.run_id}` must hold this run's supernet weights, "
-                            f"got mismatching tensors ({str(e)[:300]})") from e
+                            f"got mismatching tensors ({' '.join(str(e).split())[:300]})") from e
 
 
 def load_run_for_export(run: str, runs_dir: str | Path, *, trial: int | None, arch_id: str | None, pick: str | None,
