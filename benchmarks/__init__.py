@@ -17,6 +17,8 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS: dict[str, str] = {
     "throughput": "benchmarks.throughput",
     "predictors": "benchmarks.predictors_bench",
+    "ranking": "benchmarks.ranking",
     "search": "benchmarks.search_bench",
     "export_latency": "benchmarks.export_latency",
+    "dashboard_load": "benchmarks.dashboard_load",
 }

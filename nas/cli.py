@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Each module has ``add_parser(subparsers)`` and ``run(args) -> int`` (exit code).
 PLUGINS: dict[str, tuple[str, ...]] = {
     "nas.bench_command": ("bench",),
+    "dashboards.command": ("dashboard", "report"),
     "nas.profiling.command": ("profile",),
     "nas.export.command": ("export",),
 }

@@ -1,0 +1,254 @@
+"""An architecture drawn as a graph (networkx layout, plotly drawing), and a diff of two.
+
+Choice labels are grouped by their prefix before the first dot: ``s1.depth`` and ``s1.width``
+are choices of stage ``s1``; ``s1.b2.kernel`` is a choice of block ``b2`` of stage ``s1``. Nodes
+are blocks (a stage without blocks is one node), edges the data flow in label order. When the
+run has a ``sharing_plan.json`` (node-link data of a networkx DiGraph whose nodes carry a
+parameter ``group`` and a weight-source ``kind``), blocks that share a group are joined by
+dashed "shared" edges and the plan itself is drawn by :func:`plan_figure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import networkx as nx
+import plotly.graph_objects as go
+
+__all__ = ["ArchNode", "ArchEdge", "ArchGraphInfo", "DiffRow", "ArchDiffInfo", "_arch_graph_info",
+           "arch_figure", "_arch_diff_info", "plan_graph", "_plan_info", "plan_figure"]
+
+_PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e")
+
+
+class ArchNode(NamedTuple):
+    """One drawn node: a block (or the input/output), its choices and position."""
+
+    id: str
+    stage: str
+    choices: tuple[tuple[str, Any], ...]
+    x: float
+    y: float
+    group: str | None
+    highlight: bool
+
+
+class ArchEdge(NamedTuple):
+    """``flow`` (data flow) or ``shared`` (same parameter group) between two nodes."""
+
+    src: str
+    dst: str
+    kind: str
+
+
+class ArchGraphInfo(NamedTuple):
+    """The drawn architecture."""
+
+    title: str
+    nodes: list[ArchNode]
+    edges: list[ArchEdge]
+    groups: dict[str, list[str]]
+
+
+def plan_graph(plan: Mapping[str, Any]) -> nx.DiGraph:
+    """A sharing plan from its node-link JSON (``edges`` or the older ``links`` key)."""
+    key = "links" if "links" in plan and "edges" not in plan else "edges"
+    g = nx.node_link_graph(dict(plan), directed=True, multigraph=False, edges=key)
+    return nx.DiGraph(g)
+
+
+def _slot_of(node: Any, attrs: Mapping[str, Any]) -> str:
+    if "slot" in attrs:
+        return str(attrs["slot"])
+    if isinstance(node, (list, tuple)) and len(node) == 2:
+        return str(node[1])
+    return str(node)
+
+
+def _plan_groups(plan: Mapping[str, Any] | None) -> dict[str, str]:
+    """Slot -> parameter group of a sharing plan (first member wins)."""
+    if not plan:
+        return {}
+    out: dict[str, str] = {}
+    for node, attrs in plan_graph(plan).nodes(data=True):
+        if attrs.get("group") is not None:
+            out.setdefault(_slot_of(node, attrs), str(attrs["group"]))
+    return out
+
+
+def _arch_graph_info(values: Mapping[str, Any], title: str = "", sharing_plan: Mapping[str, Any] | None = None,
+                     highlight: Iterable[str] = ()) -> ArchGraphInfo:
+    """Nodes, edges and positions of one architecture.
+
+    Args:
+        values: The architecture's active choices, in the space's label order.
+        title: Figure title.
+        sharing_plan: Node-link JSON of the run's sharing plan, if any.
+        highlight: Labels to mark (e.g. the choices that differ from another architecture).
+    """
+    first_seen: list[tuple[str, str]] = []  # (node, stage) in label order
+    own: dict[str, list[tuple[str, Any]]] = {}
+    stage_choices: dict[str, list[tuple[str, Any]]] = {}
+    hl_nodes: set[str] = set()
+    hl_stages: set[str] = set()
+    hl = set(highlight)
+    for label, value in values.items():
+        parts = label.split(".")
+        stage = parts[0]
+        if len(parts) == 2:  # a stage-level choice (depth, width): shown on every block of the stage
+            stage_choices.setdefault(stage, []).append((parts[1], value))
+            node, key = stage, None
+            if label in hl:
+                hl_stages.add(stage)
+        else:
+            node = label if len(parts) == 1 else f"{stage}.{parts[1]}"
+            key = label if len(parts) == 1 else ".".join(parts[2:])
+            if label in hl:
+                hl_nodes.add(node)
+        if node not in own:
+            own[node] = []
+            first_seen.append((node, stage))
+        if key is not None:
+            own[node].append((key, value))
+    has_blocks = {s for n, s in first_seen if n != s}
+    kept = [(n, s) for n, s in first_seen if n != s or s not in has_blocks or own[n]]
+    order = [n for n, _ in kept]
+    stage_of = dict(kept)
+    marked = hl_nodes | {n for n, s in kept if s in hl_stages}
+    groups_by_slot = _plan_groups(sharing_plan)
+    g = nx.DiGraph()
+    g.add_node("input", layer=0)
+    stages = list(dict.fromkeys(stage_of[n] for n in order))
+    for n in order:
+        g.add_node(n, layer=stages.index(stage_of[n]) + 1)
+    g.add_node("output", layer=len(stages) + 1)
+    chain = ["input", *order, "output"]
+    g.add_edges_from(zip(chain, chain[1:]))
+    pos = nx.multipartite_layout(g, subset_key="layer", align="vertical", scale=1.0)
+    nodes = []
+    for n in chain:
+        stage = stage_of.get(n, n)
+        choices = tuple(own.get(n, [])) + tuple(stage_choices.get(stage, []) if n in stage_of else [])
+        nodes.append(ArchNode(n, stage, choices, float(pos[n][0]), -float(pos[n][1]), groups_by_slot.get(n),
+                              n in marked))  # y flipped: the first block of a stage on top
+    edges = [ArchEdge(a, b, "flow") for a, b in zip(chain, chain[1:])]
+    groups: dict[str, list[str]] = {}
+    for node in nodes:
+        if node.group is not None:
+            groups.setdefault(node.group, []).append(node.id)
+    for members in groups.values():
+        edges += [ArchEdge(a, b, "shared") for a, b in zip(members, members[1:])]
+    return ArchGraphInfo(title, nodes, edges, groups)
+
+
+def _node_text(node: ArchNode) -> str:
+    return "<br>".join([f"<b>{node.id}</b>", *(f"{k}={v}" for k, v in node.choices)])
+
+
+def arch_figure(info: ArchGraphInfo) -> go.Figure:
+    """Blocks as labelled markers, data flow as arrows, shared groups as dashed edges."""
+    pos = {n.id: (n.x, n.y) for n in info.nodes}
+    fig = go.Figure()
+    for kind, style in (("flow", {"color": "#888", "width": 2}), ("shared", {"color": "#d62728", "dash": "dash",
+                                                                            "width": 2})):
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for e in info.edges:
+            if e.kind == kind:
+                xs += [pos[e.src][0], pos[e.dst][0], None]
+                ys += [pos[e.src][1], pos[e.dst][1], None]
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=style, hoverinfo="skip",
+                                     name="data flow" if kind == "flow" else "shared weights"))
+    colors = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(info.groups)}
+    fig.add_trace(go.Scatter(
+        x=[n.x for n in info.nodes], y=[n.y for n in info.nodes], mode="markers+text",
+        text=[_node_text(n) for n in info.nodes], textposition="top center", name="blocks",
+        hovertext=[_node_text(n) + (f"<br>group {n.group}" if n.group else "") for n in info.nodes],
+        hoverinfo="text",
+        marker={"size": 26, "symbol": "square",
+                "color": [colors.get(n.group, "#aec7e8") if n.group else "#aec7e8" for n in info.nodes],
+                "line": {"color": ["#d62728" if n.highlight else "#1f3b5a" for n in info.nodes],
+                         "width": [4 if n.highlight else 1 for n in info.nodes]}}))
+    fig.update_layout(title=info.title, template="plotly_white", showlegend=bool(info.groups),
+                      xaxis={"visible": False}, yaxis={"visible": False, "range": [-1.3, 1.5]},
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=380)
+    return fig
+
+
+class DiffRow(NamedTuple):
+    """One choice of two architectures (``None``: inactive)."""
+
+    label: str
+    a: Any
+    b: Any
+    differs: bool
+
+
+class ArchDiffInfo(NamedTuple):
+    """Which choices of architectures A and B differ."""
+
+    name_a: str
+    name_b: str
+    rows: list[DiffRow]
+
+    @property
+    def changed(self) -> list[str]:
+        """Labels that differ."""
+        return [r.label for r in self.rows if r.differs]
+
+
+def _arch_diff_info(a: Mapping[str, Any], b: Mapping[str, Any], labels: Sequence[str] = (),
+                    name_a: str = "A", name_b: str = "B") -> ArchDiffInfo:
+    """Every label of either architecture (the space's order first), with both values."""
+    order = list(dict.fromkeys([*labels, *a, *b]))
+    rows = [DiffRow(k, a.get(k), b.get(k), a.get(k) != b.get(k)) for k in order if k in a or k in b]
+    return ArchDiffInfo(name_a, name_b, rows)
+
+
+class PlanInfo(NamedTuple):
+    """A sharing plan laid out: nodes by member (rows), slots along the flow."""
+
+    nodes: list[ArchNode]
+    edges: list[ArchEdge]
+    groups: dict[str, list[str]]
+
+
+def _node_name(node: Any) -> str:
+    return "/".join(str(p) for p in node) if isinstance(node, (list, tuple)) else str(node)
+
+
+def _plan_info(plan: Mapping[str, Any]) -> PlanInfo:
+    """Nodes ``(member, slot)`` with their group and kind; flow edges and shared-group edges.
+
+    Members are rows, slots columns (in order of first appearance).
+    """
+    g = plan_graph(plan)
+    members: list[str] = []
+    slots: list[str] = []
+    for n, a in g.nodes(data=True):
+        member = str(a.get("member", n[0] if isinstance(n, tuple) and len(n) == 2 else ""))
+        members += [member] if member not in members else []
+        slot = _slot_of(n, a)
+        slots += [slot] if slot not in slots else []
+    nodes, groups = [], {}
+    for n, a in g.nodes(data=True):
+        member = str(a.get("member", n[0] if isinstance(n, tuple) and len(n) == 2 else ""))
+        group = str(a["group"]) if a.get("group") is not None else None
+        choices = tuple((k, a[k]) for k in ("group", "kind") if k in a)
+        nodes.append(ArchNode(_node_name(n), member, choices, float(slots.index(_slot_of(n, a))),
+                              -float(members.index(member)), group, False))
+        if group is not None:
+            groups.setdefault(group, []).append(_node_name(n))
+    edges = [ArchEdge(_node_name(u), _node_name(v), "flow") for u, v in g.edges()]
+    for ids in groups.values():
+        edges += [ArchEdge(x, y, "shared") for x, y in zip(ids, ids[1:])]
+    return PlanInfo(nodes, edges, groups)
+
+
+def plan_figure(info: PlanInfo) -> go.Figure:
+    """The sharing plan drawn like an architecture (groups coloured, shared edges dashed)."""
+    fig = arch_figure(ArchGraphInfo("Sharing plan (parameter groups)", info.nodes, info.edges, info.groups))
+    fig.update_layout(yaxis={"visible": False, "autorange": True}, height=200 + 80 * len({n.y for n in info.nodes}))
+    return fig
