@@ -38,6 +38,8 @@ class SpaceSpec:
         devices: Device names valid for ``--device`` with this space.
         features: Structural features of an architecture for predictors (depth, widths, FLOPs-like
             sums, live paths of a cell), appended to the one-hot encoding by :meth:`encode`.
+        default_epochs: Supernet training epochs used by ``nas search --space NAME`` when neither
+            ``--epochs`` nor ``--config`` is given (``None``: the config's ``train.epochs``).
     """
 
     name: str
@@ -50,6 +52,7 @@ class SpaceSpec:
     build_evaluator: Callable[[SearchSpace, str, str], Any] | None = None
     devices: tuple[str, ...] = ("cpu",)
     features: Callable[[Arch], Any] | None = None
+    default_epochs: int | None = None
 
     def encode(self, space: SearchSpace, arch: Arch) -> Any:
         """Predictor features of ``arch``: the one-hot encoding plus the space's structural features."""

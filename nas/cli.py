@@ -144,7 +144,7 @@ def _search(args: argparse.Namespace) -> int:
         "space": args.space, "task": args.task, "budget": args.budget, "objectives": args.objectives,
         "constraints": args.constraints, "device": args.device, "latency_mode": args.latency_mode, "strategy": args.strategy,
         "execution.ray_address": args.ray_address, "execution.executor": args.executor,
-        "execution.workers": args.workers, "train.epochs": args.epochs, "runs_dir": args.runs_dir,
+        "execution.workers": args.workers, "train.epochs": _epochs(args), "runs_dir": args.runs_dir,
         "name": args.name, "seed": args.seed, "storage": args.storage, "study": args.study,
     }
     cfg = load_config(args.config, overrides)
@@ -154,6 +154,15 @@ def _search(args: argparse.Namespace) -> int:
     store = new_run(cfg)
     print(f"run {store.run_id} -> {store.path}")
     return _run(store, args.quiet)
+
+
+def _epochs(args: argparse.Namespace) -> int | None:
+    """``--epochs``; without it and without ``--config``, the space's own default (if it has one)."""
+    if args.epochs is not None or args.config is not None or not args.space:
+        return args.epochs
+    from nas.catalog import SPACES
+
+    return SPACES.get(args.space, "space").default_epochs
 
 
 def _resume(args: argparse.Namespace) -> int:

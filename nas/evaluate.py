@@ -8,6 +8,7 @@ the test split, reported only), counts parameters and MACs, and asks its latency
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from nas.space import Arch
 from nas.supernet.base import Supernet
 from nas.supernet.calibrate import recalibrate_bn
 
-__all__ = ["EvalConfig", "LatencySource", "MeasuredLatency", "Evaluator", "accuracy"]
+__all__ = ["EvalConfig", "LatencySource", "MeasuredLatency", "Evaluator", "accuracy", "bits_per_token"]
 
 Metrics = dict[str, float]
 
@@ -94,7 +95,18 @@ def accuracy(module: nn.Module, split: Split, batch_size: int = 1000) -> float:
     for i in range(0, len(split), batch_size):
         pred = module(split.x[i : i + batch_size]).argmax(1)
         correct += int((pred == split.y[i : i + batch_size]).sum())
-    return 100.0 * correct / max(1, len(split))
+    return 100.0 * correct / max(1, split.y.numel())  # per target: per token for sequences
+
+
+@torch.no_grad()
+def bits_per_token(module: nn.Module, split: Split, batch_size: int = 500) -> float:
+    """Mean cross-entropy in bits per target of ``module`` (eval mode) on ``split`` (language models)."""
+    module.eval()
+    total = 0.0
+    for i in range(0, len(split), batch_size):
+        logits = module(split.x[i : i + batch_size])
+        total += float(torch.nn.functional.cross_entropy(logits, split.y[i : i + batch_size], reduction="sum"))
+    return total / max(1, split.y.numel()) / math.log(2)
 
 
 class Evaluator:
@@ -135,6 +147,8 @@ class Evaluator:
         t0 = time.perf_counter()
         module = self.static_subnet(arch, seed)
         metrics: Metrics = {"accuracy": accuracy(module, self.task.val)}
+        if self.task.val.y.dim() > 1:  # sequence targets (a language model): bits per character
+            metrics["bpc"] = bits_per_token(module, self.task.val)
         if self.config.score_test:
             metrics["test_accuracy"] = accuracy(module, self.task.test)
         metrics["params"] = float(count_params(module))

@@ -172,7 +172,9 @@ class Trainer:
             return F.cross_entropy(out, y)
         t = self.config.kd_temperature
         soft = F.softmax(teacher / t, dim=1)
-        return F.kl_div(F.log_softmax(out / t, dim=1), soft, reduction="batchmean") * t * t
+        # Mean per prediction: per sample for (B, C) logits, per position for (B, C, T) sequences.
+        per = out.numel() // out.shape[1]
+        return F.kl_div(F.log_softmax(out / t, dim=1), soft, reduction="sum") * t * t / per
 
     def state_meta(self) -> dict[str, Any]:
         """JSON-serialisable trainer state (counters, generator state, recipe)."""

@@ -1,0 +1,238 @@
+"""The ``mbconv`` space: MobileNetV2/V3-style inverted-residual blocks for small images.
+
+Layout (input ``(B, 1, H, W)``)::
+
+    stem   conv3x3 (stride 2 when H >= 16) 1 -> 8, BN, ReLU
+    stage s (s = 1..3, widths 8/16/24, strides 2/2/1): depth d_s in {1,2,3} MBConv blocks
+           expand 1x1 (ratio e in {3,4,6}) BN ReLU -> depthwise kxk (k in {3,5,7}) BN ReLU
+           -> [squeeze-excite when s{s}.se] -> project 1x1 BN, residual when shape allows
+    head   global average pool -> linear -> classes
+
+Superposition (gradient-based mode, :meth:`MBConvSupernet.set_mixture`): kernels mix in the
+depthwise weight; expand ratios mix as one hidden-channel mask applied before the project conv
+(every hidden channel's path is independent until there, so this is the exact mixture of the
+block's expand choices, SE aside: SE pools across channels and runs at the largest width); SE is
+``w_on * se(h) + w_off * h``; depth mixes stage outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas.catalog import SPACES, SpaceSpec
+from nas.data import Task
+from nas.export.templates import register_block
+from nas.space import Arch, Choice, Condition, SearchSpace
+from nas.supernet.base import Supernet
+from nas.supernet.conv2d import ElasticConv2d
+from nas.supernet.depth import ElasticDepth
+from nas.supernet.depthwise import ElasticDepthwiseConv
+from nas.supernet.norm import ElasticBatchNorm2d
+from nas.supernet.ops import ElasticLinear
+from nas.supernet.static import SqueezeExcite
+from nas.supernet.superpose import Active, Mixture, max_of, prefix_mask
+
+__all__ = ["build_mbconv_space", "MBConvSupernet", "MBConvBlock", "StaticMBConvNet", "short_mbconv"]
+
+WIDTHS = (8, 16, 24)
+STRIDES = (2, 2, 1)
+STEM = 8
+MAX_DEPTH = 3
+KERNELS = (3, 5, 7)
+EXPANDS = (3, 4, 6)
+
+
+def build_mbconv_space() -> SearchSpace:
+    """Per stage depth and squeeze-excite, per block kernel and expand ratio."""
+    choices: list[Choice] = []
+    for s in range(1, len(WIDTHS) + 1):
+        choices += [Choice(f"s{s}.depth", tuple(range(1, MAX_DEPTH + 1))), Choice(f"s{s}.se", (0, 1))]
+        for b in range(1, MAX_DEPTH + 1):
+            when = None if b == 1 else Condition(f"s{s}.depth", b)
+            choices += [Choice(f"s{s}.b{b}.kernel", KERNELS, when), Choice(f"s{s}.b{b}.expand", EXPANDS, when)]
+    return SearchSpace("mbconv", choices)
+
+
+@register_block
+class MBConvBlock(nn.Module):
+    """Static inverted-residual block: expand, depthwise, optional SE, project, residual."""
+
+    def __init__(self, expand: nn.Sequential, depthwise: nn.Sequential, se: nn.Module, project: nn.Sequential,
+                 residual: bool) -> None:
+        super().__init__()
+        self.expand, self.depthwise, self.se, self.project = expand, depthwise, se, project
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        out = self.project(self.se(self.depthwise(self.expand(x))))
+        return x + out if self.residual else out
+
+
+@register_block
+class StaticMBConvNet(nn.Module):
+    """The exported, static form of an ``mbconv`` subnet."""
+
+    def __init__(self, stem: nn.Sequential, stages: list[nn.Module], head: nn.Linear) -> None:
+        super().__init__()
+        self.stem, self.stages, self.head = stem, nn.Sequential(*stages), head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.head(self.stages(self.stem(x)).mean(dim=(2, 3)))
+
+
+class _ElasticSE(nn.Module):
+    def __init__(self, max_ch: int, reduced: int) -> None:
+        super().__init__()
+        self.reduce, self.expand = ElasticLinear(max_ch, reduced), ElasticLinear(reduced, max_ch)
+
+    def set_active(self, ch: int) -> None:
+        self.reduce.set_active(ch, self.reduce.weight.shape[0])
+        self.expand.set_active(self.expand.weight.shape[1], ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = torch.sigmoid(self.expand(F.relu(self.reduce(x.mean(dim=(2, 3))))))
+        return x * gate[:, :, None, None]
+
+    def export(self) -> SqueezeExcite:
+        convs = []
+        for lin in (self.reduce.export(), self.expand.export()):
+            conv = nn.Conv2d(lin.in_features, lin.out_features, 1)
+            conv.weight.data.copy_(lin.weight.data[:, :, None, None])
+            conv.bias.data.copy_(lin.bias.data)
+            convs.append(conv)
+        return SqueezeExcite(*convs)
+
+
+class _ElasticMBConv(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.c_in, hidden = c_in, c_in * max(EXPANDS)
+        self.expand, self.bn1 = ElasticConv2d(c_in, hidden, 1), ElasticBatchNorm2d(hidden)
+        self.dw, self.bn2 = ElasticDepthwiseConv(hidden, max(KERNELS), stride), ElasticBatchNorm2d(hidden)
+        self.se = _ElasticSE(hidden, max(4, hidden // 8))
+        self.project, self.bn3 = ElasticConv2d(hidden, c_out, 1), ElasticBatchNorm2d(c_out)
+        self.residual = stride == 1 and c_in == c_out
+        self.use_se: Active = 1
+        self.hidden_mix: Mixture | None = None
+
+    def set_active(self, kernel: Active, expand: Active, se: Active) -> None:
+        """Discrete choices slice; mixtures superpose (see the module docstring)."""
+        hidden = max_of(expand) * self.c_in
+        self.expand.set_active(self.c_in, hidden, 1)
+        self.bn1.set_active(hidden)
+        self.dw.set_active(hidden, kernel)
+        self.bn2.set_active(hidden)
+        self.se.set_active(hidden)
+        self.project.set_active(hidden, self.project.weight.shape[0], 1)
+        self.use_se = se
+        self.hidden_mix = (Mixture(tuple(o * self.c_in for o in expand.options), expand.weights)
+                           if isinstance(expand, Mixture) else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn2(self.dw(F.relu(self.bn1(self.expand(x))))))
+        if isinstance(self.use_se, Mixture):
+            w_off, w_on = self.use_se.weights
+            h = w_on * self.se(h) + w_off * h
+        elif self.use_se:
+            h = self.se(h)
+        if self.hidden_mix is not None:
+            h = h * prefix_mask(self.hidden_mix, h.shape[1])[None, :, None, None]
+        out = self.bn3(self.project(h))
+        return x + out if self.residual else out
+
+    def export(self) -> MBConvBlock:
+        se = self.se.export() if self.use_se else nn.Identity()
+        return MBConvBlock(nn.Sequential(self.expand.export(), self.bn1.export(), nn.ReLU()),
+                           nn.Sequential(self.dw.export(), self.bn2.export(), nn.ReLU()), se,
+                           nn.Sequential(self.project.export(), self.bn3.export()), self.residual)
+
+
+class MBConvSupernet(Supernet):
+    """Weight-entangled supernet of the ``mbconv`` space.
+
+    Args:
+        space: The space from :func:`build_mbconv_space`.
+        in_channels: Input channels.
+        image_size: Input height (= width); the stem has stride 2 from 16 pixels up.
+        num_classes: Output classes.
+    """
+
+    def __init__(self, space: SearchSpace, in_channels: int, image_size: int, num_classes: int) -> None:
+        super().__init__(space)
+        self.stem_conv = ElasticConv2d(in_channels, STEM, 3, stride=2 if image_size >= 16 else 1)
+        self.stem_bn = ElasticBatchNorm2d(STEM)
+        self.stages = nn.ModuleList()
+        c_in = STEM
+        for width, stride in zip(WIDTHS, STRIDES):
+            blocks = [_ElasticMBConv(c_in if b == 0 else width, width, stride if b == 0 else 1) for b in range(MAX_DEPTH)]
+            self.stages.append(ElasticDepth(blocks))
+            c_in = width
+        self.head = ElasticLinear(WIDTHS[-1], num_classes)
+        self._set_active(self.max_arch())
+
+    def _set_active(self, arch: Arch) -> None:
+        self._apply({label: arch.get(label, self.space.choice(label).options[0]) for label in self.space.labels})
+
+    def set_mixture(self, weights: Mapping[str, torch.Tensor]) -> None:
+        """Activates the superposed supernet: ``weights[label]`` over that label's options."""
+        self._apply({c.label: Mixture(tuple(int(o) for o in c.options), weights[c.label]) for c in self.space.choices})
+        self._active = None
+
+    def _apply(self, values: Mapping[str, Active]) -> None:
+        for s, stage in enumerate(self.stages, start=1):
+            stage.set_active(values[f"s{s}.depth"])
+            for b, block in enumerate(stage.blocks, start=1):
+                block.set_active(values[f"s{s}.b{b}.kernel"], values[f"s{s}.b{b}.expand"], values[f"s{s}.se"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        x = F.relu(self.stem_bn(self.stem_conv(x)))
+        for stage in self.stages:
+            x = stage(x)
+        return self.head(x.mean(dim=(2, 3)))
+
+    def _export(self, arch: Arch) -> nn.Module:
+        stem = nn.Sequential(self.stem_conv.export(), self.stem_bn.export(), nn.ReLU())
+        return StaticMBConvNet(stem, [stage.export() for stage in self.stages], self.head.export())
+
+
+def short_mbconv(arch: Arch) -> str:
+    """Compact form per stage: ``d<depth>[+se] k<kernels> e<expands>``, e.g. ``d2+se k35e36``."""
+    parts = []
+    for s in range(1, len(WIDTHS) + 1):
+        d = int(arch[f"s{s}.depth"])
+        ks = "".join(str(arch[f"s{s}.b{b}.kernel"]) for b in range(1, d + 1))
+        es = "".join(str(arch[f"s{s}.b{b}.expand"]) for b in range(1, d + 1))
+        parts.append(f"d{d}{'+se' if arch[f's{s}.se'] else ''}k{ks}e{es}")
+    return " ".join(parts)
+
+
+def mbconv_features(arch: Arch) -> list[float]:
+    """Structural predictor features: total depth, SE stages, summed kernel area x expand."""
+    depth = sum(int(arch[f"s{s}.depth"]) for s in range(1, len(WIDTHS) + 1))
+    se = sum(int(arch[f"s{s}.se"]) for s in range(1, len(WIDTHS) + 1))
+    cost = sum(int(v) ** 2 * int(arch[k.replace("kernel", "expand")]) for k, v in arch.items if k.endswith(".kernel"))
+    return [float(depth), float(se), float(cost)]
+
+
+def _build(space: SearchSpace, task: Task) -> MBConvSupernet:
+    channels, height, _ = task.input_shape
+    return MBConvSupernet(space, channels, height, task.num_classes)
+
+
+SPACES.add(
+    "mbconv",
+    SpaceSpec(
+        name="mbconv",
+        build_space=build_mbconv_space,
+        tasks=("mnist5k", "digits"),
+        build_supernet=_build,
+        description="inverted-residual CNN: per block kernel {3,5,7} and expand {3,4,6}, per stage depth and SE",
+        short=short_mbconv,
+        features=mbconv_features,
+        default_epochs=3,
+    ),
+)
