@@ -1,0 +1,119 @@
+"""The pure ``_..._info`` steps of every figure, and the thin plotly steps on top of them."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from dashboards.archview import _arch_diff_info, _arch_graph_info, _plan_info, arch_figure, plan_figure
+from dashboards.front import SELECTED_TRACE, _compare_info, _front_info, compare_figure, front_figure
+from dashboards.history import _hv_history_info, _prediction_info, hv_figure, prediction_figure
+from dashboards.tables import arch_values
+from nas.search.pareto import pareto_mask
+
+
+def test_front_info_splits_every_completed_point_once(view_b) -> None:
+    info = _front_info(view_b, ("accuracy", "latency_ms"))
+    done = view_b.completed()
+    parts = [info.front, info.dominated, info.violators]
+    assert sum(len(p.trials) for p in parts) == len(done)
+    assert set(info.front.trials) == set(view_b.front["trial"])
+    infeasible = set(done.loc[~done["feasible"].astype(bool), "trial"])
+    assert infeasible and set(info.violators.trials) == infeasible
+    assert info.directions == ("maximize", "minimize")
+    # no dominated point beats a front point on both objectives, and the front is mutually non-dominated
+    front_losses = np.column_stack([-info.front.coords[0], info.front.coords[1]])
+    assert pareto_mask(front_losses).all()
+
+
+def test_front_figure_draws_the_info(view_b) -> None:
+    info = _front_info(view_b, ("accuracy", "latency_ms"))
+    fig = front_figure(info)
+    names = [t.name for t in fig.data]
+    assert names[2].startswith("Pareto front") and names[SELECTED_TRACE] == "selected"
+    assert len(fig.data[2].x) == len(info.front.trials)
+    assert list(fig.data[2].customdata) == list(info.front.trials)
+    three = front_figure(_front_info(view_b, ("accuracy", "latency_ms", "params")))
+    assert all(isinstance(t, go.Scatter3d) for t in three.data)
+
+
+def test_front_info_rejects_bad_axes(view_a) -> None:
+    with pytest.raises(ValueError, match="axes"):
+        _front_info(view_a, ("accuracy",))
+    with pytest.raises(ValueError, match="nonexistent"):
+        _front_info(view_a, ("accuracy", "nonexistent"))
+
+
+def test_compare_info_gives_each_runs_front_on_the_pair(view_a, view_b) -> None:
+    info = _compare_info([view_a, view_b], ("latency_ms", "accuracy"))
+    assert [s.run_id for s in info.series] == ["run-a", "run-b"]
+    assert info.directions == ("minimize", "maximize")
+    for s, v in zip(info.series, (view_a, view_b)):
+        assert s.evaluated == len(v.completed())
+        assert pareto_mask(np.column_stack([s.x, -s.y])).all() and np.all(np.diff(s.x) >= 0)
+    fig = compare_figure(info)
+    assert [len(t.x) for t in fig.data] == [len(s.x) for s in info.series]
+
+
+def test_hv_history_grows_to_the_runs_hypervolume(view_a) -> None:
+    info = _hv_history_info(view_a)
+    assert len(info.evaluations) == len(view_a.completed()) == len(info.hypervolume)
+    assert np.all(np.diff(info.hypervolume) >= -1e-12)
+    assert info.hypervolume[-1] == pytest.approx(view_a.hypervolume)
+    assert np.all(np.diff(info.seconds) >= 0)
+    fig = hv_figure(info)
+    assert len(fig.data) == 2 and list(fig.data[0].y) == list(info.hypervolume)
+
+
+def test_prediction_info_pairs_measured_and_predicted(view_a) -> None:
+    info = _prediction_info(view_a)
+    assert [p.metric for p in info.panels] == ["accuracy"]  # no predicted latency column in this run
+    panel = info.panels[0]
+    done = view_a.completed()
+    assert np.allclose(panel.measured, done["accuracy"]) and np.allclose(panel.predicted, done["predicted_accuracy"])
+    assert panel.kendall_tau is None or -1 <= panel.kendall_tau <= 1
+    assert panel.mape is not None and panel.mape > 0
+    assert len(prediction_figure(info).data) == 2
+    assert len(prediction_figure(_prediction_info(view_a, ("latency_ms",))).data) == 0
+
+
+def test_arch_graph_info_draws_blocks_with_their_choices(view_a) -> None:
+    values = arch_values(view_a.trials["arch"].iloc[0])
+    info = _arch_graph_info(values, "t", highlight=["s1.width"])
+    ids = [n.id for n in info.nodes]
+    assert ids[0] == "input" and ids[-1] == "output"
+    depth = int(values["s1.depth"])
+    blocks = [n for n in info.nodes if n.stage == "s1" and n.id != "s1"]
+    assert len(blocks) == depth  # one node per active block of stage 1
+    assert all(("width", values["s1.width"]) in n.choices for n in blocks)
+    assert all(n.highlight for n in blocks) and not any(n.highlight for n in info.nodes if n.stage == "s2")
+    assert len([e for e in info.edges if e.kind == "flow"]) == len(info.nodes) - 1
+    assert len(arch_figure(info).data) == 2  # flow edges and blocks; no shared groups
+
+
+PLAN = {"directed": True, "multigraph": False, "graph": {},
+        "nodes": [{"id": [0, "s1.b1"], "member": 0, "slot": "s1.b1", "group": "g0", "kind": "bank"},
+                  {"id": [0, "s2.b1"], "member": 0, "slot": "s2.b1", "group": "g0", "kind": "bank"},
+                  {"id": [1, "s1.b1"], "member": 1, "slot": "s1.b1", "group": "g1", "kind": "slice"}],
+        "edges": [{"source": [0, "s1.b1"], "target": [0, "s2.b1"]}]}
+
+
+def test_sharing_plan_is_drawn_as_shared_groups() -> None:
+    values = {"s1.depth": 1, "s1.width": 8, "s1.b1.kernel": 3, "s2.depth": 1, "s2.width": 8, "s2.b1.kernel": 5}
+    info = _arch_graph_info(values, "t", sharing_plan=PLAN)
+    assert info.groups == {"g0": ["s1.b1", "s2.b1"]}
+    assert [(e.src, e.dst) for e in info.edges if e.kind == "shared"] == [("s1.b1", "s2.b1")]
+    assert "shared weights" in [t.name for t in arch_figure(info).data]
+    plan = _plan_info(PLAN)
+    assert {n.id for n in plan.nodes} == {"0/s1.b1", "0/s2.b1", "1/s1.b1"}
+    assert plan.groups["g0"] == ["0/s1.b1", "0/s2.b1"] and len(plan_figure(plan).data) >= 2
+
+
+def test_arch_diff_lists_the_choices_that_differ() -> None:
+    a = {"s1.depth": 2, "s1.width": 8, "s1.b2.kernel": 3}
+    b = {"s1.depth": 1, "s1.width": 8}
+    diff = _arch_diff_info(a, b, name_a="trial 1", name_b="trial 2")
+    assert diff.changed == ["s1.depth", "s1.b2.kernel"]
+    assert [(r.a, r.b) for r in diff.rows if r.label == "s1.b2.kernel"] == [(3, None)]
+    assert _arch_diff_info(a, a).changed == []
