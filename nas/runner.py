@@ -28,7 +28,7 @@ from nas.execution.base import Executor
 from nas.execution.local import LocalExecutor
 from nas.results import front_payload
 from nas.search.budget import Spent
-from nas.search.claims import Claims
+from nas.search.claims import Claims, open_study
 from nas.search.loop import Progress, SearchLoop, derive_seed, reconcile
 from nas.search.objectives import parse_constraint, parse_objectives
 from nas.search.optuna_strategies import STRATEGIES, make_strategy
@@ -186,8 +186,7 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
     n_before = _trial_count(store)
     strategy = make_strategy(cfg.strategy, derive_seed(cfg.seed, 2, n_before), cfg.pop_size())
     url, shared = cfg.storage or store.study_url, cfg.storage is not None
-    study = optuna.create_study(storage=url, study_name=cfg.study or STUDY_NAME, load_if_exists=True,
-                                directions=[o.direction for o in objectives], sampler=strategy.make_sampler())
+    study = open_study(url, cfg.study or STUDY_NAME, [o.direction for o in objectives], strategy.make_sampler())
     settled = reconcile(study, store.rows(), objectives, constraints, driver=store.run_id if shared else None)
     claims = Claims(url, cfg.study or STUDY_NAME, store.run_id)
     settled["released_claims"] = claims.release_unfinished(keep=[r["arch_id"] for r in store.rows()])

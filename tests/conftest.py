@@ -26,16 +26,31 @@ TINY = {
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
-    """One local Ray cluster for the whole session (2 CPUs, short temp dir); yields its address."""
+def ray_nodes():
+    """One local Ray cluster for the whole session: a head node with 2 CPUs and a short temp dir,
+    this process connected as its driver. Yields the ``ray.cluster_utils.Cluster``, so that tests
+    can add nodes (``add_node(num_cpus=1, resources={...})``) and kill them (``remove_node``)."""
     import ray
+    from ray.cluster_utils import Cluster
 
     tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False, _temp_dir=tmp)
+    os.makedirs(os.path.join(tmp, "ray"))
+    os.environ["RAY_TMPDIR"] = tmp  # the cluster's address file goes here, not into /tmp/ray
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 2, "temp_dir": os.path.join(tmp, "ray"), "include_dashboard": False,
+        "object_store_memory": 300 * 1024 * 1024})
+    ray.init(address=cluster.address, configure_logging=False, log_to_driver=False)
     try:
-        yield ray.get_runtime_context().gcs_address
+        yield cluster
     finally:
         ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_nodes):
+    """The session's Ray cluster (see ``ray_nodes``); yields its GCS address."""
+    return ray_nodes.address
 
 
 @pytest.fixture(scope="session")

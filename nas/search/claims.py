@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+import optuna
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from nas.errors import ConfigError
 
-__all__ = ["Claims", "check_storage_url"]
+__all__ = ["Claims", "check_storage_url", "open_study"]
 
 _META = sa.MetaData()
 _TABLE = sa.Table(
@@ -53,7 +54,7 @@ class Claims:
         self.study, self.driver = study, driver
         kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
         self.engine = sa.create_engine(url, **kwargs)
-        self._retry(lambda c: _META.create_all(c, checkfirst=True))
+        _racing(lambda: self._retry(lambda c: _META.create_all(c, checkfirst=True)))
 
     def _retry(self, fn):  # noqa: ANN001, ANN202 - small internal helper
         """Runs ``fn(connection)`` in a transaction, retrying briefly on lock contention."""
@@ -111,3 +112,25 @@ class Claims:
     def close(self) -> None:
         """Releases the connection pool."""
         self.engine.dispose()
+
+
+def _racing(fn):  # noqa: ANN001, ANN202 - small internal helper
+    """Runs ``fn``, retrying when another driver created the same schema at the same moment.
+
+    Two drivers starting together on an empty PostgreSQL database both see the tables missing and
+    both issue ``CREATE``; the loser gets a unique violation. A retry finds the schema in place.
+    """
+    for attempt in range(_RETRIES):
+        try:
+            return fn()
+        except (IntegrityError, ProgrammingError):
+            if attempt == _RETRIES - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    return None
+
+
+def open_study(url: str, name: str, directions: list[str], sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+    """Creates or loads the study ``name`` in ``url``, safe against drivers starting together."""
+    return _racing(lambda: optuna.create_study(storage=url, study_name=name, load_if_exists=True,
+                                               directions=directions, sampler=sampler))

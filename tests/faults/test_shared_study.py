@@ -15,21 +15,22 @@ import yaml
 from nas.search.claims import Claims
 
 
-def _config(tmp_path: Path, storage: str) -> Path:
+def _config(tmp_path: Path, storage: str, ray_address: str | None = None) -> Path:
     cfg = {
         "budget": 20, "runs_dir": str(tmp_path / "runs"), "storage": storage, "study": "shared",
         "strategy": "random",
         "train": {"epochs": 1, "batch_size": 256, "num_random": 1, "warmup_epochs": 0},
         "eval": {"calib_batches": 2, "latency": {"warmup": 3, "repeats": 20}},
-        "execution": {"executor": "local"},
+        "execution": {"executor": "ray", "ray_address": ray_address, "workers": 2} if ray_address
+        else {"executor": "local"},
     }
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
-def _two_drivers(tmp_path: Path, storage: str) -> None:
-    cfg = _config(tmp_path, storage)
+def _two_drivers(tmp_path: Path, storage: str, ray_address: str | None = None) -> list[pd.DataFrame]:
+    cfg = _config(tmp_path, storage, ray_address)
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen([sys.executable, "-m", "nas", "search", "--config", str(cfg), "--quiet",
                                "--name", f"driver{i}", "--seed", str(i)],
@@ -47,6 +48,7 @@ def _two_drivers(tmp_path: Path, storage: str) -> None:
     study = optuna.load_study(study_name="shared", storage=storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 20 and len({t.user_attrs["arch_id"] for t in complete}) == 20
+    return frames
 
 
 def test_two_drivers_share_one_sqlite_study(tmp_path):
@@ -64,8 +66,14 @@ def test_claims_are_exclusive_and_released_after_a_kill(tmp_path):
     assert a.claim("y", 3)
 
 
-def test_two_drivers_share_one_postgresql_study(tmp_path, pg_url):
-    _two_drivers(tmp_path, pg_url)
+def test_two_drivers_share_one_postgresql_study_on_a_two_node_ray_cluster(tmp_path, pg_url, ray_nodes):
+    node = ray_nodes.add_node(num_cpus=1, resources={"second": 1})
+    try:
+        frames = _two_drivers(tmp_path, pg_url, ray_address=ray_nodes.address)
+    finally:
+        ray_nodes.remove_node(node)
+    where = pd.concat(frames)["worker"].dropna().astype(str)
+    assert where.str.startswith(node.node_id[:8]).any(), "no evaluation ran on the second node"
 
 
 def test_a_bad_storage_url_is_a_config_error(tmp_path, capsys):
