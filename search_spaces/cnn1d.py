@@ -22,10 +22,10 @@ from torch import nn
 
 from nas.catalog import SPACES, SpaceSpec
 from nas.data import Task
+from nas.errors import invalid
 from nas.export.templates import register_block
 from nas.space import Arch, Choice, Condition, SearchSpace
 from nas.supernet.base import Supernet
-from nas.errors import invalid
 from nas.supernet.ops import ElasticBatchNorm1d, ElasticConv1d, ElasticLinear
 
 __all__ = ["build_cnn1d_space", "CNN1dSupernet", "StaticBlock", "StaticCNN1d", "short_cnn1d"]
