@@ -76,7 +76,7 @@ def _ints(name: str, values: Any) -> tuple[int, ...]:
 
 
 def _space_and_builder(space: str, widths: tuple[int, ...], depths: tuple[int, ...], kernels: tuple[int, ...],
-                       bn_per_width: bool) -> tuple[Any, Build, str]:
+                       bn_per_width: bool) -> tuple[Any, Build, tuple[str, ...]]:
     from nas.catalog import SPACES
 
     widths, depths, kernels = (_ints(n, v) for n, v in (("widths", widths), ("depths", depths), ("kernels", kernels)))
@@ -86,7 +86,7 @@ def _space_and_builder(space: str, widths: tuple[int, ...], depths: tuple[int, .
     if space != "cnn1d":
         if widths or depths or kernels or bn_per_width:
             raise ConfigError(f"`widths/depths/kernels/bn_per_width` apply to cnn1d only, got them for {space!r}")
-        return spec.build_space(), spec.build_supernet, spec.default_task  # type: ignore[return-value]
+        return spec.build_space(), spec.build_supernet, spec.tasks  # type: ignore[return-value]
     from search_spaces.cnn1d import DEPTHS, KERNELS, WIDTHS, CNN1dSupernet, build_cnn1d_space
 
     sp = build_cnn1d_space(widths or WIDTHS, kernels or KERNELS, depths or DEPTHS)
@@ -95,7 +95,7 @@ def _space_and_builder(space: str, widths: tuple[int, ...], depths: tuple[int, .
         channels, length = task.input_shape
         return CNN1dSupernet(s, channels, length, task.num_classes, bn_per_width=bn_per_width)
 
-    return sp, build, spec.default_task
+    return sp, build, spec.tasks
 
 
 def _log(msg: str) -> None:
@@ -214,7 +214,7 @@ def _write_json(payload: dict[str, Any], out: str) -> None:
     os.replace(tmp, path)
 
 
-def run(space: str = "cnn1d", n_archs: int = 30, seeds: int = 3, standalone_seeds: int = 2, epochs: int = 15,
+def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3, standalone_seeds: int = 2, epochs: int = 15,
         supernet_epochs: int = 30, train_samples: int = 2000, val_samples: int = 1500,
         widths: tuple[int, ...] = (), depths: tuple[int, ...] = (), kernels: tuple[int, ...] = (),
         bn_per_width: bool = False, distill: bool = True, num_random: int = 2, calib_batches: int = 8,
@@ -224,6 +224,7 @@ def run(space: str = "cnn1d", n_archs: int = 30, seeds: int = 3, standalone_seed
 
     Args:
         space: A trainable registered space.
+        task: One of the space's tasks (default: its first).
         n_archs: Architectures in the fixed sample.
         seeds: Supernets trained (seeds 0..seeds-1 derived from ``seed``).
         standalone_seeds: Stand-alone trainings per architecture (averaged; >= 2 for the ceiling).
@@ -248,24 +249,27 @@ def run(space: str = "cnn1d", n_archs: int = 30, seeds: int = 3, standalone_seed
         raise invalid("n_archs/seeds/standalone_seeds", "be >= 5, >= 1 and >= 2", (n_archs, seeds, standalone_seeds))
     torch.set_num_threads(1)
     t_start = time.perf_counter()
-    sp, build, task_name = _space_and_builder(space, widths, depths, kernels, bn_per_width)
-    task = resize_task(TASKS.get(task_name).load(seed), train_samples, val_samples)
+    sp, build, tasks = _space_and_builder(space, widths, depths, kernels, bn_per_width)
+    task_name = task or tasks[0]
+    if task_name not in tasks:
+        raise invalid("task", f"be one of {list(tasks)} for space `{space}`", task_name)
+    data = resize_task(TASKS.get(task_name).load(seed), train_samples, val_samples)
     archs = sample_archs(sp, n_archs, derive_seed(seed, 10))
     sa_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_epochs=1, num_random=0, distill=False)
     sn_cfg = TrainConfig(epochs=supernet_epochs, batch_size=batch_size, lr=lr, warmup_epochs=1,
                          num_random=num_random, distill=distill)
     t0 = time.perf_counter()
-    sa_key = {"space": space, "widths": list(widths), "depths": list(depths), "kernels": list(kernels), "seed": seed,
-              "standalone_seeds": standalone_seeds, "epochs": epochs, "train_samples": len(task.train),
-              "val_samples": len(task.val), "batch_size": batch_size, "lr": lr}
+    sa_key = {"space": space, "task": task_name, "widths": list(widths), "depths": list(depths), "kernels": list(kernels), "seed": seed,
+              "standalone_seeds": standalone_seeds, "epochs": epochs, "train_samples": len(data.train),
+              "val_samples": len(data.val), "batch_size": batch_size, "lr": lr}
     if reuse:
         sa, macs, params = _reused(reuse, sa_key, archs)
         _log(f"stand-alone accuracies reused from {reuse}")
     else:
-        sa, macs, params = _standalone(sp, build, task, archs, sa_cfg,
+        sa, macs, params = _standalone(sp, build, data, archs, sa_cfg,
                                        [derive_seed(seed, 20, i) for i in range(standalone_seeds)])
     t1 = time.perf_counter()
-    sn = {f"seed{i}": _supernet(sp, build, task, archs, sn_cfg, derive_seed(seed, 30, i), calib_batches) for i in range(seeds)}
+    sn = {f"seed{i}": _supernet(sp, build, data, archs, sn_cfg, derive_seed(seed, 30, i), calib_batches) for i in range(seeds)}
     t2 = time.perf_counter()
     fid = fidelity(sa, sn, macs, params)
     payload = {
@@ -273,8 +277,8 @@ def run(space: str = "cnn1d", n_archs: int = 30, seeds: int = 3, standalone_seed
         "variant": {"widths": list(widths), "depths": list(depths), "kernels": list(kernels), "bn_per_width": bn_per_width},
         "n_archs": n_archs, "supernet_seeds": seeds, "standalone_seeds": standalone_seeds,
         "standalone_key": sa_key, "standalone_reused_from": reuse or None,
-        "recipe": {"standalone_epochs": epochs, "supernet_epochs": supernet_epochs, "train_samples": len(task.train),
-                   "val_samples": len(task.val), "batch_size": batch_size, "lr": lr, "distill": distill,
+        "recipe": {"standalone_epochs": epochs, "supernet_epochs": supernet_epochs, "train_samples": len(data.train),
+                   "val_samples": len(data.val), "batch_size": batch_size, "lr": lr, "distill": distill,
                    "num_random": num_random, "calib_batches": calib_batches},
         **fid,
         "target_tau": target_tau,

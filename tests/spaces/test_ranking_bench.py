@@ -83,3 +83,8 @@ def test_bench_ranking_end_to_end_and_reuse(tmp_path, capsys):
 def test_bench_ranking_refuses_a_table_space(capsys):
     assert main(["bench", "ranking", "--space", "nb201"]) == 2
     assert "must be a trainable space" in capsys.readouterr().err
+
+
+def test_bench_ranking_refuses_a_task_of_another_space(capsys):
+    assert main(["bench", "ranking", "--task", "digits"]) == 2
+    assert "`task` must be one of ['mnist1d'] for space `cnn1d`, got 'digits'" in capsys.readouterr().err
