@@ -153,15 +153,26 @@ def execute(store: RunStore, hooks: Hooks | None = None, executor_factory: Calla
     try:
         return _execute(store, hooks, executor_factory or default_executor)
     except KeyboardInterrupt:
-        store.update_manifest(status="stopped", stop_reason="interrupted by the user")
-        store.event("stopped", reason="KeyboardInterrupt")
+        _mark(store, "stopped", stop_reason="interrupted by the user")
         raise
+    except RunStoreError as e:  # disk full, folder made read-only, ...: what was written stays
+        _mark(store, "failed", error=str(e)[:2000])
+        raise RunStoreError(f"{e}; run `{store.run_id}` keeps what it had recorded: `nas resume "
+                            f"{store.run_id}` continues once the problem is fixed") from e
     except BaseException as e:
-        store.update_manifest(status="failed", error=f"{type(e).__name__}: {e}"[:2000])
-        store.event("failed", error=f"{type(e).__name__}: {e}"[:2000])
+        _mark(store, "failed", error=f"{type(e).__name__}: {e}"[:2000])
         raise
     finally:
         store.unlock()
+
+
+def _mark(store: RunStore, status: str, **fields: Any) -> None:
+    """Records why a run stopped; best effort, since the cause may be that nothing can be written."""
+    try:
+        store.update_manifest(status=status, **fields)
+        store.event(status, **fields)
+    except (RunStoreError, OSError):
+        pass
 
 
 def default_executor(evaluator: Evaluator, cfg: SearchConfig) -> Executor:
@@ -244,7 +255,7 @@ def _check_front(store: RunStore, evaluator: Any, objectives: Any, hooks: Hooks)
     source = getattr(evaluator, "latency", None)
     if isinstance(source, (DeviceLatency, ModelLatency)):
         _stage(hooks, "front-check", {"device": source.profile.name})
-        check_front(store, source, evaluator.supernet, objectives)
+        check_front(store, source, evaluator.supernet, objectives, protocol=evaluator.config.latency)
 
 
 def _train(store: RunStore, net: Supernet, task: Task, cfg: SearchConfig, hooks: Hooks) -> float:
