@@ -12,12 +12,13 @@ from nas.supernet.base import Supernet, seeded_build
 from nas.supernet.conv2d import ElasticConv2d, centre_crop2d
 from nas.supernet.depth import ElasticDepth
 from nas.supernet.depthwise import ElasticDepthwiseConv
+from nas.supernet.gradient import ArchParameters, GradientConfig, GradientSearch
 from nas.supernet.norm import ElasticBatchNorm2d, ElasticLayerNorm
 from nas.supernet.ops import ElasticBatchNorm1d, ElasticConv1d, ElasticLinear, centre_crop
 from nas.supernet.superpose import Mixture, centre_mask, prefix_mask, superpose, zero_pad
 
 __all__ = [
-    "Supernet", "seeded_build", "Mixture", "superpose", "zero_pad", "prefix_mask", "centre_mask",
+    "Supernet", "seeded_build", "GradientConfig", "GradientSearch", "ArchParameters", "Mixture", "superpose", "zero_pad", "prefix_mask", "centre_mask",
     "ElasticConv1d", "ElasticConv2d", "ElasticDepthwiseConv", "ElasticLinear", "ElasticBatchNorm1d",
     "ElasticBatchNorm2d", "ElasticLayerNorm", "ElasticSelfAttention", "ElasticDepth", "centre_crop", "centre_crop2d",
 ]
