@@ -96,14 +96,18 @@ def _axis_title(metric: str, direction: str) -> str:
 
 
 def front_figure(info: FrontInfo) -> go.Figure:
-    """Trace order: dominated, violators, front, selected (see :data:`SELECTED_TRACE`)."""
+    """Trace order: dominated, violators, front, selected (see :data:`SELECTED_TRACE`).
+
+    Trial numbers ride along as plain-list ``customdata`` (a typed array would not reach Dash's
+    ``clickData``), so a click says which trial it hit.
+    """
     three = len(info.axes) == 3
     scatter = go.Scatter3d if three else go.Scatter
     names = ["x", "y", "z"]
 
     def trace(ps: PointSet, name: str, marker: dict, mode: str = "markers") -> go.BaseTraceType:
         kw = {names[i]: c for i, c in enumerate(ps.coords)}
-        return scatter(**kw, mode=mode, name=name, marker=marker, customdata=ps.trials, text=ps.text,
+        return scatter(**kw, mode=mode, name=name, marker=marker, customdata=ps.trials.tolist(), text=ps.text,
                        hovertemplate="%{text}<extra></extra>")
 
     size = 4 if three else 7

@@ -1,0 +1,151 @@
+"""The dashboard and the report in a real browser: Debian's Chromium driven by playwright.
+
+A real tiny cnn1d run is made by the real path (``new_run`` + ``execute`` with the local
+executor; only training is replaced by the session's trained tiny supernet), served by the app
+on 127.0.0.1 from a thread, and browsed: the runs page lists it, the run page draws its front
+with the right number of points, clicking a point draws its architecture, clicking a second one
+diffs them, the export button writes an export folder; the ``nas report`` file opens offline
+with its front drawn. Screenshots go to ``test-artifacts/dashboard/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from benchmarks.dashboard_load import CHROMIUM, FRONT_RENDERED_JS
+from tests.conftest import REPO, TINY
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing (make test installs chromium)"),
+    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="python package playwright missing"),
+]
+
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+
+# Page coordinates of point ``i`` of the front trace (plotly's axis conversions + the graph's box).
+POINT_XY_JS = """i => {
+  const g = document.querySelector('#front-graph .js-plotly-plot');
+  const k = g._fullData.findIndex(d => (d.name || '').startsWith('Pareto front'));
+  const t = g._fullData[k], xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis;
+  const box = g.getBoundingClientRect();
+  return {x: box.left + xa._offset + xa.d2p(t.x[i]), y: box.top + ya._offset + ya.d2p(t.y[i]),
+          trial: t.customdata[i]};
+}"""
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory, trained_cnn1d) -> tuple[Path, str]:
+    """A finished tiny cnn1d run: ``(runs_dir, run_id)``."""
+    from nas.checkpoint import save_checkpoint
+    from nas.config import load_config
+    from nas.runner import execute, new_run
+
+    runs = tmp_path_factory.mktemp("browser_runs")
+    overrides = {"runs_dir": str(runs), "budget": "5", "execution.executor": "local", "name": "web",
+                 "eval.calib_batches": TINY["eval"]["calib_batches"], "eval.score_test": False,
+                 "eval.latency.warmup": 3, "eval.latency.repeats": 10}
+    store = new_run(load_config(None, overrides))
+    save_checkpoint(store.file("supernet.safetensors"), trained_cnn1d.state_dict(), {"space": "cnn1d", "epochs": 2})
+    store.update_manifest(trained=True)
+    execute(store)
+    return runs, store.run_id
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def _click_front_point(page, i: int) -> int:
+    xy = page.evaluate(POINT_XY_JS, i)
+    page.mouse.move(xy["x"], xy["y"])
+    page.mouse.click(xy["x"], xy["y"])
+    return int(xy["trial"])
+
+
+def test_dashboard_in_chromium(real_run, browser) -> None:
+    from dashboards.app import background_server, create_app
+    from dashboards.archview import _arch_graph_info
+    from dashboards.data import RunCache
+    from dashboards.tables import arch_values
+
+    runs, run_id = real_run
+    cache = RunCache()
+    view = cache.get(runs / run_id)
+    n_front = len(view.front)
+    assert n_front >= 2, "the tiny run must have a front of at least two points to diff them"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with background_server(create_app(runs, poll_ms=2000, cache=cache)) as base:
+        assert base.startswith("http://127.0.0.1:")
+        page.goto(base + "/")
+        page.wait_for_selector(f"#runs-table a:has-text('{run_id}')", timeout=60_000)
+        assert "finished" in page.inner_text("#runs-table")
+        _shot(page, "1-runs.png")
+
+        page.click(f"#runs-table a:has-text('{run_id}')")
+        page.wait_for_function(FRONT_RENDERED_JS, arg=n_front, timeout=60_000)
+        drawn = page.evaluate("() => document.querySelector('#front-graph .js-plotly-plot')._fullData"
+                              ".find(d => d.name.startsWith('Pareto front')).x.length")
+        assert drawn == n_front
+        page.wait_for_selector("#trials-table td", timeout=60_000)
+        _shot(page, "2-run.png")
+
+        first = _click_front_point(page, 0)
+        page.wait_for_selector(f"#arch-selected:has-text('trial {first}')", timeout=60_000)
+        values = arch_values(view.trials.loc[view.trials["trial"] == first, "arch"].iloc[0])
+        expected = len(_arch_graph_info(values).nodes)
+        page.wait_for_function("n => { const g = document.querySelector('#arch-graph .js-plotly-plot');"
+                               " return g && g._fullData && g._fullData.some(d => d.name === 'blocks'"
+                               " && d.x.length === n); }", arg=expected, timeout=60_000)
+        _shot(page, "3-architecture.png")
+
+        second = _click_front_point(page, n_front - 1)
+        page.wait_for_selector(f"#arch-selected:has-text('trial {second}')", timeout=60_000)
+        page.wait_for_selector("#arch-diff-table", timeout=60_000)
+        assert f"trial {first}" in page.inner_text("#arch-diff")
+
+        page.click("#export-button")
+        page.wait_for_selector("#export-status:has-text('export')", timeout=180_000)
+        status = page.inner_text("#export-status")
+        _shot(page, "4-export.png")
+    assert status.startswith(f"exported trial {second} to "), status
+    folder = Path(status.split(" to ", 1)[1].strip())
+    assert folder.is_dir() and (folder / "arch.json").is_file() and (folder / "model.py").is_file()
+    assert folder.resolve().is_relative_to((runs / run_id).resolve())
+
+
+def test_report_opens_offline_in_chromium(real_run, browser, tmp_path: Path) -> None:
+    from dashboards.data import load_view
+    from nas.cli import main
+
+    runs, run_id = real_run
+    out = tmp_path / "report.html"
+    assert main(["report", run_id, "--runs-dir", str(runs), "-o", str(out)]) == 0
+    n_front = len(load_view(runs / run_id).front)
+    page = browser.new_page()
+    requests: list[str] = []
+    page.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()
+                                      if route.request.url.startswith("file:") else route.abort()))
+    page.goto(out.as_uri())
+    page.wait_for_function("n => { const g = document.getElementById('front');"
+                           " return g && g._fullData && g._fullData.some(d => (d.name || '').startsWith('Pareto front')"
+                           " && d.x.length === n) && g.querySelectorAll('.scatterlayer .point').length >= n; }",
+                           arg=n_front, timeout=60_000)
+    assert all(u.startswith("file:") for u in requests), requests  # nothing fetched from the network
+    assert run_id in page.inner_text("h1")
+    _shot(page, "5-report.png")
