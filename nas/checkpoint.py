@@ -27,15 +27,26 @@ _META_KEY = "sharenas"
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    """Writes ``data`` to ``path`` atomically (temp file in the same folder, then rename).
+
+    Raises:
+        RunStoreError: when the folder is not writable or the disk is full; ``path`` keeps its
+            previous content and no temporary file is left behind.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = ""
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
+    except OSError as e:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise RunStoreError(f"`{path}` must be writable, got {e.strerror or e} (its previous version is intact)") from e
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

@@ -167,11 +167,11 @@ class RunStore:
 
     def add_row(self, row: Mapping[str, Any]) -> None:
         """Appends one evaluation row and rewrites ``trials.parquet`` atomically."""
-        rows = self.rows()
-        rows.append(dict(row))
+        rows = [*self.rows(), dict(row)]
         buf = io.BytesIO()
         pd.DataFrame(rows).to_parquet(buf, index=False)
         atomic_write_bytes(self.file("trials.parquet"), buf.getvalue())
+        self._rows = rows  # only once it is on disk: a failed write leaves memory and disk agreeing
 
     def update_rows(self, key: str, updates: Mapping[Any, Mapping[str, Any]]) -> int:
         """Sets columns on the rows whose ``key`` value is in ``updates`` (other rows get NaN in new
