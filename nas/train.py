@@ -23,7 +23,9 @@ import torch.nn.functional as F
 from nas.checkpoint import load_checkpoint, save_checkpoint
 from nas.data import Task, batches
 from nas.errors import invalid
+from nas.space import Arch
 from nas.supernet.base import Supernet
+from nas.supernet.progressive import PHASES, dimension_kind, phase_of, progressive_sample
 
 __all__ = ["TrainConfig", "EpochStats", "Trainer"]
 
@@ -42,6 +44,9 @@ class TrainConfig:
         distill: In-place distillation from the largest subnet (else labels for all).
         kd_temperature: Softmax temperature of the distillation targets.
         threads: torch intra-op threads while training (0 keeps torch's default).
+        progressive: Progressive shrinking: the random subnets vary only kernels in the first
+            third of the epochs, kernels and depths in the second, everything in the last
+            (:mod:`nas.supernet.progressive`).
     """
 
     epochs: int = 40
@@ -53,6 +58,7 @@ class TrainConfig:
     distill: bool = True
     kd_temperature: float = 1.0
     threads: int = 0
+    progressive: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "warmup_epochs", "num_random", "threads"):
@@ -152,7 +158,7 @@ class Trainer:
             loss_max = F.cross_entropy(logits, y)
             loss_max.backward()
             teacher = logits.detach()
-            subs = [self.net.min_arch()] + [space.sample(self.rng) for _ in range(cfg.num_random)]
+            subs = [self._smallest()] + [self._sample() for _ in range(cfg.num_random)]
             loss_sub = 0.0
             for arch in subs:
                 self.net.set_arch(arch)
@@ -166,6 +172,19 @@ class Trainer:
             n += 1
         means = sums / max(1, n)
         return EpochStats(self.epoch + 1, float(means[0]), float(means[1]), time.perf_counter() - start)
+
+    def _sample(self) -> Arch:
+        if not self.config.progressive:
+            return self.net.space.sample(self.rng)
+        return progressive_sample(self.net.space, self.rng, phase_of(self.epoch, self.config.epochs))
+
+    def _smallest(self) -> Arch:
+        if not self.config.progressive:
+            return self.net.min_arch()
+        phase = phase_of(self.epoch, self.config.epochs)
+        values = {k: (v if dimension_kind(k) in PHASES[: phase + 1] else self.net.space.max_values()[k])
+                  for k, v in self.net.space.min_values().items()}
+        return self.net.space.make(values)
 
     def _sub_loss(self, out: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         if not self.config.distill:
