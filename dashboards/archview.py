@@ -117,13 +117,10 @@ def _arch_graph_info(values: Mapping[str, Any], title: str = "", sharing_plan: M
     stage_of = dict(kept)
     marked = hl_nodes | {n for n, s in kept if s in hl_stages}
     groups_by_slot = _plan_groups(sharing_plan)
-    g = nx.DiGraph()
-    g.add_node("input", layer=0)
-    stages = list(dict.fromkeys(stage_of[n] for n in order))
-    for n in order:
-        g.add_node(n, layer=stages.index(stage_of[n]) + 1)
-    g.add_node("output", layer=len(stages) + 1)
     chain = ["input", *order, "output"]
+    g = nx.DiGraph()
+    for i, n in enumerate(chain):  # one column per block along the data flow: labels never overlap
+        g.add_node(n, layer=i)
     g.add_edges_from(zip(chain, chain[1:]))
     pos = nx.multipartite_layout(g, subset_key="layer", align="vertical", scale=1.0)
     nodes = []
@@ -131,7 +128,7 @@ def _arch_graph_info(values: Mapping[str, Any], title: str = "", sharing_plan: M
         stage = stage_of.get(n, n)
         choices = tuple(own.get(n, [])) + tuple(stage_choices.get(stage, []) if n in stage_of else [])
         nodes.append(ArchNode(n, stage, choices, float(pos[n][0]), -float(pos[n][1]), groups_by_slot.get(n),
-                              n in marked))  # y flipped: the first block of a stage on top
+                              n in marked))
     edges = [ArchEdge(a, b, "flow") for a, b in zip(chain, chain[1:])]
     groups: dict[str, list[str]] = {}
     for node in nodes:
@@ -164,7 +161,8 @@ def arch_figure(info: ArchGraphInfo) -> go.Figure:
     colors = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(info.groups)}
     fig.add_trace(go.Scatter(
         x=[n.x for n in info.nodes], y=[n.y for n in info.nodes], mode="markers+text",
-        text=[_node_text(n) for n in info.nodes], textposition="top center", name="blocks",
+        text=[_node_text(n) for n in info.nodes], name="blocks",
+        textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(len(info.nodes))],
         hovertext=[_node_text(n) + (f"<br>group {n.group}" if n.group else "") for n in info.nodes],
         hoverinfo="text",
         marker={"size": 26, "symbol": "square",
