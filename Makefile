@@ -29,7 +29,16 @@ pg-binaries:
 	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1))) || \
 	  echo "note: PostgreSQL could not be installed; its tests will be skipped"
 
-test: install pg-binaries
+# Debian's chromium (for the dashboard browser test, driven by playwright with
+# executable_path=/usr/bin/chromium; never `playwright install`) where missing; without apt the
+# browser test is skipped, saying why.
+browser:
+	@test -x /usr/bin/chromium || \
+	  (command -v apt-get >/dev/null 2>&1 && (apt-get install -y -q chromium >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1))) || \
+	  echo "note: chromium could not be installed; the dashboard browser test will be skipped"
+
+test: install pg-binaries browser
 	$(PY) -m pytest -q
 
 test-all: install
