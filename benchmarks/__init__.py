@@ -16,6 +16,8 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # name -> module path (imported lazily: harnesses pull heavy dependencies)
 BENCHMARKS: dict[str, str] = {
     "throughput": "benchmarks.throughput",
+    "latency": "benchmarks.latency",
+    "latency-transfer": "benchmarks.latency_transfer",
     "predictors": "benchmarks.predictors_bench",
     "ranking": "benchmarks.ranking",
     "search": "benchmarks.search_bench",
