@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "latency": "benchmarks.latency",
     "latency-transfer": "benchmarks.latency_transfer",
     "predictors": "benchmarks.predictors_bench",
+    "superpose": "benchmarks.superpose_bench",
     "ranking": "benchmarks.ranking",
     "search": "benchmarks.search_bench",
     "export_latency": "benchmarks.export_latency",
