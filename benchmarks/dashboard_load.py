@@ -8,9 +8,11 @@ column and a latency constraint so that every figure has data). It then measures
 - server side: the first (cold) read of the run with its Pareto front and hypervolume, a cached
   read, and building each figure and table of the run page;
 - in headless Chromium (``/usr/bin/chromium`` through playwright, when present): the time from
-  navigation to a run page whose front graph shows all its front points and whose trials table
-  shows its first page, ``repeats`` times; and how many times the run was (re)computed while
-  serving those loads (the Pareto front is computed once per change of the run's files).
+  navigation to a run page whose front graph shows all its front points, whose trials table
+  shows its first page and whose metadata is shown, ``repeats`` times, interleaved with the
+  page of a small run (``small_trials``) as the baseline of the same session on the same
+  (shared) machine; and how many times a run was recomputed while serving those loads (0: the
+  Pareto front is computed once per change of the run's files, not per page or per point).
 
 Run: ``nas bench dashboard_load [--trials 5000] [--repeats 3]``.
 """
@@ -118,42 +120,58 @@ def _server_side(path: Path) -> dict[str, float]:
             "trials_page_s": table_s, "front_size": float(len(view.front))}
 
 
-def _browser(path: Path, repeats: int) -> dict[str, Any]:
+def _page_load(browser: Any, url: str, front_size: int) -> float:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        t0 = time.perf_counter()
+        page.goto(url)
+        page.wait_for_function(FRONT_RENDERED_JS, arg=front_size, timeout=180_000)
+        page.wait_for_selector("#trials-table td", timeout=180_000)
+        page.wait_for_selector("#run-meta-table", timeout=180_000)
+        return time.perf_counter() - t0
+    finally:
+        page.close()
+
+
+def _browser(paths: dict[str, Path], repeats: int) -> dict[str, Any]:
+    """Page loads of each run's page, interleaved (big, small, big, small, ...)."""
     from playwright.sync_api import sync_playwright
 
     from dashboards.app import background_server, create_app
     from dashboards.data import RunCache
 
+    root = next(iter(paths.values())).parent
     cache = RunCache()
-    app = create_app(path.parent, poll_ms=60_000, cache=cache)
-    front_size = len(cache.get(path).front)
-    loads = []
+    app = create_app(root, poll_ms=600_000, cache=cache)
+    fronts = {k: len(cache.get(p).front) for k, p in paths.items()}
+    before = cache.loads
+    loads: dict[str, list[float]] = {k: [] for k in paths}
     with background_server(app) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
             for _ in range(repeats):
-                page = browser.new_page()
-                t0 = time.perf_counter()
-                page.goto(f"{base}/run/{path.name}")
-                page.wait_for_function(
-                    FRONT_RENDERED_JS, arg=front_size, timeout=120_000)
-                page.wait_for_selector("#trials-table td", timeout=120_000)
-                loads.append(time.perf_counter() - t0)
-                page.close()
+                for key, path in paths.items():
+                    loads[key].append(_page_load(browser, f"{base}/run/{path.name}", fronts[key]))
         finally:
             browser.close()
-    return {"page_load_s": loads, "page_load_median_s": statistics.median(loads), "first_load_s": loads[0],
-            "run_computations": cache.loads}
+    out: dict[str, Any] = {f"{k}_page_load_s": v for k, v in loads.items()}
+    out |= {f"{k}_page_load_median_s": statistics.median(v) for k, v in loads.items()}
+    big, small = (statistics.median(v) for v in loads.values())
+    out["ratio_large_to_small"] = big / small
+    out["run_recomputations_while_serving"] = cache.loads - before  # 0: the front was computed once
+    return out
 
 
-def run(trials: int = 5000, repeats: int = 3, seed: int = 0, browser: bool = True, out: str | None = None) -> dict[str, Any]:
-    """Measures the dashboard with a run of ``trials`` trials.
+def run(trials: int = 5000, repeats: int = 3, seed: int = 0, browser: bool = True, small_trials: int = 50,
+        out: str | None = None) -> dict[str, Any]:
+    """Measures the dashboard with a run of ``trials`` trials against one of ``small_trials``.
 
     Args:
-        trials: Trials in the synthetic run.
-        repeats: Page loads measured in the browser.
+        trials: Trials in the large synthetic run.
+        repeats: Page loads of each run's page measured in the browser (interleaved).
         seed: Seed of the synthetic run.
         browser: Also measure real page loads in headless Chromium (skipped when it is missing).
+        small_trials: Trials in the small run whose page load is the baseline (same session).
         out: If given, the JSON result is written there.
 
     Returns:
@@ -163,13 +181,17 @@ def run(trials: int = 5000, repeats: int = 3, seed: int = 0, browser: bool = Tru
         raise invalid("repeats", "be positive", repeats)
     with tempfile.TemporaryDirectory(prefix="dash-bench") as tmp:
         path = make_run(Path(tmp) / "runs", trials, seed)
-        result: dict[str, Any] = {"benchmark": "dashboard_load", "trials": trials, "repeats": repeats, "seed": seed,
-                                  "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        small = make_run(Path(tmp) / "runs", small_trials, seed, run_id=f"bench-{small_trials}")
+        result: dict[str, Any] = {"benchmark": "dashboard_load", "trials": trials, "small_trials": small_trials,
+                                  "repeats": repeats, "seed": seed,
+                                  "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                                              "load_average_before": os.getloadavg()},
                                   "server": _server_side(path)}
         if browser and Path(CHROMIUM).exists():
-            result["browser"] = _browser(path, repeats)
+            result["browser"] = _browser({"large": path, "small": small}, repeats)
         else:
             result["browser"] = {"skipped": f"{CHROMIUM} missing" if browser else "browser=False"}
+        result["machine"]["load_average_after"] = os.getloadavg()
     if out:
         target = Path(out)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -104,9 +104,13 @@ def serve(runs_dir: str | Path, host: str = "127.0.0.1", port: int = 8050, poll_
 @contextmanager
 def background_server(app: Dash, host: str = "127.0.0.1") -> Iterator[str]:
     """Serves ``app`` from a thread on a free port of ``host``; yields the base URL (for tests)."""
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    server = make_server(host, 0, app.server, threaded=True)
+    class _Quiet(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """No access log: tests and benchmarks keep their output readable."""
+
+    server = make_server(host, 0, app.server, threaded=True, request_handler=_Quiet)
     thread = threading.Thread(target=server.serve_forever, name="dashboard", daemon=True)
     thread.start()
     try:

@@ -84,12 +84,14 @@ def register_callbacks(app: Dash, runs_dir: Path, cache: RunCache) -> None:
         axes = [a for a in (x, y, z) if a]
         if len(axes) < 2:
             raise PreventUpdate
-        fig = front_figure(_front_info(view, axes))
+        fig = view.memoized(f"front:{axes}", lambda: front_figure(_front_info(view, axes)).to_plotly_json())
         row = trial_row(view, selected)
-        if row is not None:
-            for key, a in zip("xyz", axes):
-                fig.data[SELECTED_TRACE][key] = [row.get(a)]
-        return fig
+        if row is None:
+            return fig
+        marked = dict(fig["data"][SELECTED_TRACE]) | {k: [row.get(a)] for k, a in zip("xyz", axes)}
+        data = list(fig["data"])
+        data[SELECTED_TRACE] = marked | {"customdata": [selected]}
+        return fig | {"data": data}
 
     @app.callback(Output("hv-graph", "figure"), Output("pred-graph", "figure"), Input("run-sig", "data"),
                   State("run-id", "data"))

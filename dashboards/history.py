@@ -68,12 +68,21 @@ def _hv_history_info(view: RunView) -> HistoryInfo:
     return HistoryInfo(np.arange(1, len(done) + 1), seconds, out, view.reference)
 
 
+def _steps(hv: np.ndarray) -> np.ndarray:
+    """Indices where the hypervolume changes, plus the first and the last (enough for a step line)."""
+    if len(hv) == 0:
+        return np.zeros(0, dtype=int)
+    change = np.flatnonzero(np.diff(hv) != 0) + 1
+    return np.unique(np.concatenate([[0], change, [len(hv) - 1]]))
+
+
 def hv_figure(info: HistoryInfo) -> go.Figure:
-    """Two panels: hypervolume against evaluations and against seconds."""
+    """Two panels: hypervolume against evaluations and against seconds (drawn as steps)."""
+    keep = _steps(info.hypervolume)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("against evaluations", "against time"))
-    fig.add_trace(go.Scatter(x=info.evaluations, y=info.hypervolume, mode="lines", line_shape="hv",
+    fig.add_trace(go.Scatter(x=info.evaluations[keep], y=info.hypervolume[keep], mode="lines", line_shape="hv",
                              name="HV / evaluations"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=info.seconds, y=info.hypervolume, mode="lines", line_shape="hv",
+    fig.add_trace(go.Scatter(x=info.seconds[keep], y=info.hypervolume[keep], mode="lines", line_shape="hv",
                              name="HV / seconds"), row=1, col=2)
     fig.update_xaxes(title_text="evaluations", row=1, col=1)
     fig.update_xaxes(title_text="seconds", row=1, col=2)

@@ -63,7 +63,10 @@ def test_hv_history_grows_to_the_runs_hypervolume(view_a) -> None:
     assert info.hypervolume[-1] == pytest.approx(view_a.hypervolume)
     assert np.all(np.diff(info.seconds) >= 0)
     fig = hv_figure(info)
-    assert len(fig.data) == 2 and list(fig.data[0].y) == list(info.hypervolume)
+    assert len(fig.data) == 2  # drawn as steps: every distinct value once, in order, ending at the last evaluation
+    assert list(fig.data[0].y) == list(dict.fromkeys(info.hypervolume)) + [info.hypervolume[-1]] * (
+        len(fig.data[0].y) - len(set(info.hypervolume)))
+    assert fig.data[0].x[-1] == len(info.hypervolume) and fig.data[1].x[-1] == info.seconds[-1]
 
 
 def test_prediction_info_pairs_measured_and_predicted(view_a) -> None:
