@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.supernet.superpose import Active, Mixture, max_of, prefix_mask
+from nas.supernet.superpose import Active, Mixture, centre_mask, max_of, prefix_mask
 
 __all__ = ["ElasticConv1d", "ElasticBatchNorm1d", "ElasticLinear", "centre_crop"]
 
@@ -42,19 +42,28 @@ class ElasticConv1d(nn.Module):
         self.stride = stride
         self.active_in, self.active_out, self.active_kernel = max_in, max_out, max_kernel
 
-    def set_active(self, in_ch: int, out_ch: int, kernel: int) -> None:
-        """Sets the active slice (called by the supernet, never by the op itself)."""
+    def set_active(self, in_ch: Active, out_ch: Active, kernel: Active) -> None:
+        """Sets the active slice (called by the supernet, never by the op itself); mixtures
+        superpose the weight (see :mod:`nas.supernet.superpose`)."""
         self.active_in, self.active_out, self.active_kernel = in_ch, out_ch, kernel
 
     def active_weight(self) -> torch.Tensor:
-        """The active slice; a view sharing storage with the max weight."""
-        return centre_crop(self.weight[: self.active_out, : self.active_in], self.active_kernel)
+        """The active slice (a view sharing storage with the max weight), or the superposed weight."""
+        c_out, c_in, k = max_of(self.active_out), max_of(self.active_in), max_of(self.active_kernel)
+        w = centre_crop(self.weight[:c_out, :c_in], k)
+        if not any(isinstance(v, Mixture) for v in (self.active_in, self.active_out, self.active_kernel)):
+            return w
+        return w * (prefix_mask(self.active_out, c_out)[:, None, None] * prefix_mask(self.active_in, c_in)[None, :, None]
+                    * centre_mask(self.active_kernel, k)[None, None])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv1d(x, self.active_weight(), None, self.stride, self.active_kernel // 2)
+        w = self.active_weight()
+        return F.conv1d(x[:, : w.shape[1]], w, None, self.stride, w.shape[-1] // 2)
 
     def export(self) -> nn.Conv1d:
-        """A static ``nn.Conv1d`` holding a copy of the active slice."""
+        """A static ``nn.Conv1d`` holding a copy of the active slice (discrete choices only)."""
+        if any(isinstance(v, Mixture) for v in (self.active_in, self.active_out, self.active_kernel)):
+            raise ValueError("`ElasticConv1d.export` must be called with discrete (int) active choices, got a mixture")
         k = self.active_kernel
         conv = nn.Conv1d(self.active_in, self.active_out, k, self.stride, k // 2, bias=False)
         conv.weight.data.copy_(self.active_weight().detach())
@@ -78,16 +87,20 @@ class ElasticBatchNorm1d(nn.Module):
         self.momentum, self.eps = momentum, eps
         self.active = max_ch
 
-    def set_active(self, ch: int) -> None:
-        """Sets the number of active channels."""
+    def set_active(self, ch: Active) -> None:
+        """Sets the number of active channels (a mixture gives ``BN(x) * prefix_mask``: exact,
+        since each channel is normalised on its own)."""
         self.active = ch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = self.active
-        return F.batch_norm(
+        c = max_of(self.active)
+        out = F.batch_norm(
             x, self.running_mean[:c], self.running_var[:c], self.weight[:c], self.bias[:c],
             self.training, self.momentum, self.eps,
         )
+        if isinstance(self.active, Mixture):
+            out = out * prefix_mask(self.active, c).view(1, c, *([1] * (x.dim() - 2)))
+        return out
 
     def export(self) -> nn.BatchNorm1d:
         """A static ``nn.BatchNorm1d`` with copies of the active slices."""

@@ -143,3 +143,24 @@ def test_gradient_reaches_architecture_weights():
     conv.set_active(3, 4, Mixture((3, 5), alpha.softmax(0)))
     conv(torch.randn(1, 3, 6, 6)).square().sum().backward()
     assert alpha.grad is not None and alpha.grad.abs().sum() > 0
+
+
+def test_conv1d_and_batchnorm1d_channels_and_kernel():
+    from nas.supernet import ElasticBatchNorm1d, ElasticConv1d
+
+    torch.manual_seed(5)
+    conv, bn = ElasticConv1d(6, 8, 7, stride=2), ElasticBatchNorm1d(8).train()
+    x = torch.randn(3, 6, 20)
+    ins, outs, ks = (3, 6), (4, 8), (3, 5, 7)
+    wi, wo, wk = _weights(2, 11), _weights(2, 12), _weights(3, 13)
+    conv.set_active(Mixture(ins, wi), Mixture(outs, wo), Mixture(ks, wk))
+    bn.set_active(Mixture(outs, wo))
+    got, got_bn = conv(x), bn(x[:, :8].repeat(1, 2, 1)[:, :8])
+    explicit, exp_bn = torch.zeros_like(got), torch.zeros_like(got_bn)
+    for (i, a), (o, b), (k, c) in itertools.product(zip(ins, wi), zip(outs, wo), zip(ks, wk)):
+        conv.set_active(i, o, k)
+        explicit += a * b * c * _pad_to(conv(x[:, :i]), 8, 1)
+    for o, b in zip(outs, wo):
+        bn.set_active(o)
+        exp_bn += b * _pad_to(bn(x[:, :8].repeat(1, 2, 1)[:, :o]), 8, 1)
+    assert torch.allclose(got, explicit, atol=1e-5) and torch.allclose(got_bn, exp_bn, atol=1e-5)
