@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -167,6 +168,22 @@ class GradientSearch:
         loss.backward()
         opt.step()
         return float(loss.item())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue: weights, architecture parameters, optimisers, generators."""
+        return {"net": self.net.state_dict(), "arch": self.arch.state_dict(), "opt_w": self.opt_w.state_dict(),
+                "opt_a": self.opt_a.state_dict(), "epoch": self.epoch, "history": list(self.history),
+                "gen": self.gen.get_state(), "arch_gen": self.arch.gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores what :meth:`state_dict` returned."""
+        self.net.load_state_dict(state["net"])
+        self.arch.load_state_dict(state["arch"])
+        self.opt_w.load_state_dict(state["opt_w"])
+        self.opt_a.load_state_dict(state["opt_a"])
+        self.epoch, self.history = int(state["epoch"]), list(state["history"])
+        self.gen.set_state(state["gen"])
+        self.arch.gen.set_state(state["arch_gen"])
 
     def derive(self) -> Arch:
         """The argmax architecture (dimensions inactive under its depths are dropped)."""
