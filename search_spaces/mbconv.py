@@ -31,6 +31,7 @@ from nas.supernet.base import Supernet
 from nas.supernet.conv2d import ElasticConv2d
 from nas.supernet.depth import ElasticDepth
 from nas.supernet.depthwise import ElasticDepthwiseConv
+from nas.supernet.importance import channel_importance, permute_channels
 from nas.supernet.norm import ElasticBatchNorm2d
 from nas.supernet.ops import ElasticLinear
 from nas.supernet.static import SqueezeExcite
@@ -144,6 +145,15 @@ class _ElasticMBConv(nn.Module):
         out = self.bn3(self.project(h))
         return x + out if self.residual else out
 
+    def sort_hidden_channels(self) -> None:
+        """Orders hidden channels by importance (L1 of the project conv's input columns)."""
+        perm = torch.argsort(channel_importance(self.project.weight, 1), descending=True)
+        permute_channels(perm, [(self.expand.weight, 0), (self.bn1.weight, 0), (self.bn1.bias, 0),
+                                (self.bn1.running_mean, 0), (self.bn1.running_var, 0), (self.dw.weight, 0),
+                                (self.bn2.weight, 0), (self.bn2.bias, 0), (self.bn2.running_mean, 0),
+                                (self.bn2.running_var, 0), (self.se.reduce.weight, 1), (self.se.expand.weight, 0),
+                                (self.se.expand.bias, 0), (self.project.weight, 1)])
+
     def export(self) -> MBConvBlock:
         se = self.se.export() if self.use_se else nn.Identity()
         return MBConvBlock(nn.Sequential(self.expand.export(), self.bn1.export(), nn.ReLU()),
@@ -187,6 +197,13 @@ class MBConvSupernet(Supernet):
             stage.set_active(values[f"s{s}.depth"])
             for b, block in enumerate(stage.blocks, start=1):
                 block.set_active(values[f"s{s}.b{b}.kernel"], values[f"s{s}.b{b}.expand"], values[f"s{s}.se"])
+
+    def sort_channels(self) -> None:
+        """Orders every block's hidden (expanded) channels by importance, most important first;
+        the largest subnet's function is unchanged (see :mod:`nas.supernet.importance`)."""
+        for stage in self.stages:
+            for block in stage.blocks:
+                block.sort_hidden_channels()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         x = F.relu(self.stem_bn(self.stem_conv(x)))

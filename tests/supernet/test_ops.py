@@ -129,3 +129,14 @@ def test_depth_runs_leading_blocks_and_mixes_depth_outputs():
     assert torch.allclose(stage(x), torch.full((2,), explicit))
     with pytest.raises(ConfigError, match="`depth` must be in"):
         stage.set_active(4)
+
+
+def test_permute_channels_reorders_leading_entries_and_rejects_non_permutations():
+    from nas.supernet.importance import channel_importance, permute_channels
+
+    w = torch.arange(12.0).view(4, 3)
+    permute_channels(torch.tensor([2, 0, 1]), [(w, 0)])
+    assert w[:, 0].tolist() == [6.0, 0.0, 3.0, 9.0]
+    assert channel_importance(torch.tensor([[1.0, -2.0], [3.0, 0.0]]), 1).tolist() == [4.0, 2.0]
+    with pytest.raises(ConfigError, match="`perm` must be a permutation"):
+        permute_channels(torch.tensor([0, 0]), [(w, 0)])

@@ -98,3 +98,24 @@ def test_superposed_forward_is_finite_and_reaches_architecture_weights(case):
     assert all(a.grad is not None and torch.isfinite(a.grad).all() for a in alphas.values())
     assert [k for k, a in alphas.items() if float(a.grad.abs().sum()) == 0] == []
     net.set_arch(net.max_arch())
+
+
+def test_mbconv_channel_sorting_keeps_the_largest_subnet_and_orders_importance():
+    from nas.supernet.importance import channel_importance
+
+    spec = SPACES.get("mbconv")
+    task = TASKS.get("digits").load(0)
+    net = seeded_build(lambda: spec.build_supernet(spec.build_space(), task), 1)
+    with torch.no_grad():
+        net.train()(task.train.x[:64])
+    net.eval()
+    x = task.val.x[:16]
+    with torch.no_grad():
+        before = net(x)
+        net.sort_channels()
+        after = net(x)
+    assert torch.allclose(before, after, atol=1e-5)
+    for stage in net.stages:
+        for block in stage.blocks:
+            imp = channel_importance(block.project.weight, 1)
+            assert bool((imp[:-1] >= imp[1:]).all())
