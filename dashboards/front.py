@@ -17,9 +17,10 @@ from dashboards.data import RunView, direction_of
 from nas.search.pareto import pareto_mask
 
 __all__ = ["PointSet", "FrontInfo", "CompareSeries", "CompareInfo", "_front_info", "front_figure",
-           "_compare_info", "compare_figure", "SELECTED_TRACE"]
+           "_compare_info", "compare_figure", "SELECTED_TRACE", "GL_POINTS"]
 
 SELECTED_TRACE = 3  # index of the "selected" trace in front_figure (patched on click)
+GL_POINTS = 1000  # a 2-D trace with more points is drawn with WebGL (thousands of SVG nodes are slow)
 
 
 class PointSet(NamedTuple):
@@ -109,7 +110,8 @@ def front_figure(info: FrontInfo) -> go.Figure:
 
     def trace(ps: PointSet, name: str, marker: dict, mode: str = "markers") -> go.BaseTraceType:
         kw = {names[i]: c for i, c in enumerate(ps.coords)}
-        return scatter(**kw, mode=mode, name=name, marker=marker, customdata=ps.trials.tolist(), text=ps.text,
+        kind = go.Scattergl if not three and len(ps.trials) > GL_POINTS else scatter
+        return kind(**kw, mode=mode, name=name, marker=marker, customdata=ps.trials.tolist(), text=ps.text,
                        hovertemplate=hover)
 
     size = 4 if three else 7

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboards.data import RunView
+from dashboards.front import GL_POINTS
 from nas.search.pareto import hypervolume, to_losses
 
 __all__ = ["HistoryInfo", "PredictionPanel", "PredictionInfo", "_hv_history_info", "hv_figure",
@@ -165,7 +166,8 @@ def prediction_figure(info: PredictionInfo) -> go.Figure:
     fig = make_subplots(rows=1, cols=len(info.panels), subplot_titles=titles)
     for i, p in enumerate(info.panels, start=1):
         err = {"type": "data", "array": p.std, "visible": True} if p.std is not None else None
-        fig.add_trace(go.Scatter(x=p.measured, y=p.predicted, mode="markers", error_y=err, customdata=p.trials,
+        kind = go.Scattergl if len(p.measured) > GL_POINTS else go.Scatter
+        fig.add_trace(kind(x=p.measured, y=p.predicted, mode="markers", error_y=err, customdata=p.trials,
                                  name=p.metric, hovertemplate="trial %{customdata}<br>measured %{x:.4g}"
                                                               "<br>predicted %{y:.4g}<extra></extra>"), row=1, col=i)
         lo, hi = float(min(p.measured.min(), p.predicted.min())), float(max(p.measured.max(), p.predicted.max()))

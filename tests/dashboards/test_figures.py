@@ -120,3 +120,17 @@ def test_arch_diff_lists_the_choices_that_differ() -> None:
     assert diff.changed == ["s1.depth", "s1.b2.kernel"]
     assert [(r.a, r.b) for r in diff.rows if r.label == "s1.b2.kernel"] == [(3, None)]
     assert _arch_diff_info(a, a).changed == []
+
+
+def test_large_traces_are_drawn_with_webgl(tmp_path) -> None:
+    from benchmarks.dashboard_load import make_run
+    from dashboards.data import RunCache
+    from dashboards.front import GL_POINTS
+
+    view = RunCache().get(make_run(tmp_path, trials=GL_POINTS + 200, seed=5, run_id="big"))
+    info = _front_info(view, ("accuracy", "latency_ms"))
+    fig = front_figure(info)
+    kinds = {t.name.split(" (")[0]: type(t).__name__ for t in fig.data}
+    assert len(info.dominated.trials) > GL_POINTS and kinds["dominated"] == "Scattergl"
+    assert kinds["Pareto front"] == "Scatter"  # the front stays SVG: few points, crisp markers
+    assert isinstance(prediction_figure(_prediction_info(view)).data[0], go.Scattergl)
