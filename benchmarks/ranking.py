@@ -208,6 +208,7 @@ def _write_json(payload: dict[str, Any], out: str) -> None:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.chmod(tmp, 0o644)  # a result file, readable like any committed file
     with os.fdopen(fd, "w") as fh:
         json.dump(payload, fh, indent=2)
         fh.write("\n")
