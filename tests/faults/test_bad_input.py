@@ -36,6 +36,16 @@ CASES = [
     (["bench", "no-such-benchmark"], "`name` must be one of"),
     (["bench", "throughput", "--n-archs", "many"], "`--n_archs` must be an integer"),
     (["bench", "throughput", "--bogus", "1"], "`options` must name options"),
+    (["export", "no-such-run", "--trial", "0"], "`run` must"),
+    (["export", "../../etc/passwd", "--trial", "0"], "`run` must"),
+    (["profile", "--space", "resnet9000", "--device", "cpu-ort"], "`space` must be one of"),
+    (["profile", "--space", "cnn1d", "--device", "tpu-9"], "`device`"),
+    (["profile", "--space", "cnn1d", "--device", "cpu-ort", "--samples", "-5"], "`--samples`"),
+    (["report", "no-such-run"], "`run` must"),
+    (["report", "../../etc/passwd"], "`run` must"),
+    (["dashboard", "no/such/runs/dir"], "`RUNS_DIR` must be an existing folder"),
+    (["dashboard", "--port", "70000"], "`--port`"),
+    (["search", "--space", "table:/nonexistent/t.csv"], "must name an existing CSV file"),
 ]
 
 
@@ -43,7 +53,7 @@ CASES = [
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
-    extra = ["--runs-dir", str(runs)] if argv[0] in ("search", "resume", "front", "runs") else []
+    extra = ["--runs-dir", str(runs)] if argv[0] in ("search", "resume", "front", "runs", "export", "report") else []
     try:
         code = main(argv + extra)
     except SystemExit as e:
@@ -80,3 +90,34 @@ def test_a_runs_dir_that_is_not_a_writable_folder_is_a_clear_error(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert code == 2 and "`runs_dir` must be a writable folder" in err and len(err.splitlines()) == 1
     assert blocker.read_text().startswith("a file")
+
+
+def _table(tmp_path, text: str) -> str:
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b,accuracy,latency_ms\nx,1,90,nan\ny,2,91,2.0\n", "latency_ms"),  # NaN in a metric cell
+    ("a,b,accuracy\nx,1,abc\ny,2,91\n", "accuracy"),  # non-numeric metric
+    ("a,b\nx,1\ny,2\n", "t.csv"),  # no metric column at all
+])
+def test_a_malformed_table_space_is_refused_naming_file_and_column(text, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    table = _table(tmp_path, text)
+    code = main(["search", "--space", f"table:{table}", "--budget", "2", "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_table_missing_a_declared_column_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    table = _table(tmp_path, "a,b,accuracy\nx,1,90\ny,2,91\n")
+    (tmp_path / "t.csv.yaml").write_text("choices: [a, b, c]\naccuracy: accuracy\n")
+    code = main(["search", "--space", f"table:{table}", "--budget", "2", "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "t.csv" in err and ("`c`" in err or "'c'" in err), err
+    assert not (tmp_path / "runs").exists()
