@@ -4,8 +4,9 @@ A real tiny cnn1d run is made by the real path (``new_run`` + ``execute`` with t
 executor; only training is replaced by the session's trained tiny supernet), served by the app
 on 127.0.0.1 from a thread, and browsed: the runs page lists it, the run page draws its front
 with the right number of points, clicking a point draws its architecture, clicking a second one
-diffs them, the export button writes an export folder; the ``nas report`` file opens offline
-with its front drawn. Screenshots go to ``test-artifacts/dashboard/`` (git-ignored).
+diffs them, the export button writes an export folder, and a row added to the run (as a running
+search adds them) reaches the open page by polling; the compare page overlays the run's front;
+the ``nas report`` file opens offline with its front drawn. Screenshots go to ``test-artifacts/dashboard/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -71,17 +72,40 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def _click_front_point(page, i: int) -> int:
-    xy = page.evaluate(POINT_XY_JS, i)
-    page.mouse.move(xy["x"], xy["y"])
-    page.mouse.click(xy["x"], xy["y"])
-    return int(xy["trial"])
+def _click_front_point(page, i: int, tries: int = 3) -> int:
+    """Clicks point ``i`` of the front until the page shows it selected (at most ``tries`` clicks:
+    a late layout shift on a loaded machine can move the graph between measuring and clicking)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(tries):
+        xy = page.evaluate(POINT_XY_JS, i)
+        page.mouse.move(xy["x"], xy["y"])
+        page.mouse.click(xy["x"], xy["y"])
+        try:
+            page.wait_for_selector(f"#arch-selected:has-text('trial {int(xy['trial'])}')", timeout=20_000)
+            return int(xy["trial"])
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"clicking front point {i} did not select it after {tries} clicks")
+
+
+def _add_dominating_row(run: Path) -> None:
+    """Appends a row that dominates every other one (the front shrinks to it)."""
+    from nas.store import RunStore
+
+    store = RunStore(run)
+    rows = store.rows()
+    best = dict(rows[0]) | {"trial": max(r["trial"] for r in rows) + 1,
+                            "accuracy": max(r["accuracy"] for r in rows) + 1.0,
+                            "latency_ms": min(r["latency_ms"] for r in rows) / 2}
+    store.add_row(best)
 
 
 def test_dashboard_in_chromium(real_run, browser) -> None:
     from dashboards.app import background_server, create_app
     from dashboards.archview import _arch_graph_info
     from dashboards.data import RunCache
+    from dashboards.front import _compare_info
     from dashboards.tables import arch_values
 
     runs, run_id = real_run
@@ -105,8 +129,8 @@ def test_dashboard_in_chromium(real_run, browser) -> None:
         page.wait_for_selector("#trials-table td", timeout=60_000)
         _shot(page, "2-run.png")
 
+        page.wait_for_selector("#run-meta-table", timeout=60_000)
         first = _click_front_point(page, 0)
-        page.wait_for_selector(f"#arch-selected:has-text('trial {first}')", timeout=60_000)
         values = arch_values(view.trials.loc[view.trials["trial"] == first, "arch"].iloc[0])
         expected = len(_arch_graph_info(values).nodes)
         page.wait_for_function("n => { const g = document.querySelector('#arch-graph .js-plotly-plot');"
@@ -115,7 +139,6 @@ def test_dashboard_in_chromium(real_run, browser) -> None:
         _shot(page, "3-architecture.png")
 
         second = _click_front_point(page, n_front - 1)
-        page.wait_for_selector(f"#arch-selected:has-text('trial {second}')", timeout=60_000)
         page.wait_for_selector("#arch-diff-table", timeout=60_000)
         assert f"trial {first}" in page.inner_text("#arch-diff")
 
@@ -123,6 +146,18 @@ def test_dashboard_in_chromium(real_run, browser) -> None:
         page.wait_for_selector("#export-status:has-text('export')", timeout=180_000)
         status = page.inner_text("#export-status")
         _shot(page, "4-export.png")
+
+        _add_dominating_row(runs / run_id)  # as a running search would: the open page follows
+        total = len(view.trials) + 1
+        page.wait_for_selector(f"#trials-summary:has-text('of {total} trials')", timeout=60_000)
+        page.wait_for_function(FRONT_RENDERED_JS, arg=1, timeout=60_000)
+
+        series = _compare_info([cache.get(runs / run_id)], ("accuracy", "latency_ms")).series
+        page.goto(f"{base}/compare?runs={run_id}")
+        page.wait_for_function("n => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
+                               " return g && g._fullData && g._fullData.length === 1 && g._fullData[0].x.length === n; }",
+                               arg=len(series[0].x), timeout=60_000)
+        _shot(page, "5-compare.png")
     assert status.startswith(f"exported trial {second} to "), status
     folder = Path(status.split(" to ", 1)[1].strip())
     assert folder.is_dir() and (folder / "arch.json").is_file() and (folder / "model.py").is_file()
@@ -148,4 +183,4 @@ def test_report_opens_offline_in_chromium(real_run, browser, tmp_path: Path) -> 
                            arg=n_front, timeout=60_000)
     assert all(u.startswith("file:") for u in requests), requests  # nothing fetched from the network
     assert run_id in page.inner_text("h1")
-    _shot(page, "5-report.png")
+    _shot(page, "6-report.png")
