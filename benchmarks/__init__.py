@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "superpose": "benchmarks.superpose_bench",
     "ranking": "benchmarks.ranking",
     "search": "benchmarks.search_bench",
+    "overhead": "benchmarks.overhead",
     "export_latency": "benchmarks.export_latency",
     "dashboard_load": "benchmarks.dashboard_load",
 }

@@ -189,6 +189,10 @@ def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c1
         raise ValueError(f"`seeds` and `evals` must be positive and `ks` within [1, evals], got {seeds}, {evals}, {list(ks)}")
     problem = load_problem(table, acc, list(lat), arch_col)
     results: dict[str, Any] = {}
+    data = {"benchmark": "search", "table": Path(table).name, "acc": acc, "lat": list(lat), "evals": evals,
+            "seeds": seeds, "ks": [int(k) for k in ks], "strategies": list(strategies),
+            "reference": "error: 100 - median accuracy; latency: median latency (whole table)",
+            "cpus": os.cpu_count(), "machine": platform.machine(), "complete": False, "results": results}
     t_start = time.perf_counter()
     for device in lat:
         all_losses, ref = problem.losses(device), problem.reference(device)
@@ -207,11 +211,9 @@ def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c1
             results[device][name] = {"mean": arr.mean(axis=0).tolist(), "std": arr.std(axis=0).tolist(),
                                      "per_seed": arr.tolist(), "seconds_per_search": float(np.mean(secs))}
             print(f"{device:14s} {name:10s} " + " ".join(f"K={k}:{m:.3f}" for k, m in zip(ks, arr.mean(axis=0))), flush=True)
-    data = {"benchmark": "search", "table": Path(table).name, "acc": acc, "lat": list(lat), "evals": evals,
-            "seeds": seeds, "ks": [int(k) for k in ks], "strategies": list(strategies),
-            "reference": "error: 100 - median accuracy; latency: median latency (whole table)",
-            "cpus": os.cpu_count(), "machine": platform.machine(), "total_s": round(time.perf_counter() - t_start, 1),
-            "results": results}
+            if out:  # partial results survive an interrupted run (``complete`` stays false)
+                _write_json(data | {"total_s": round(time.perf_counter() - t_start, 1)}, out)
+    data |= {"complete": True, "total_s": round(time.perf_counter() - t_start, 1)}
     if out:
         _write_json(data, out)
         html = html or str(Path(out).with_suffix(".html"))
@@ -229,7 +231,7 @@ class SearchCurves(NamedTuple):
 
 def curves_info(data: dict[str, Any]) -> SearchCurves:
     """The curves drawn by :func:`plot_curves`, from a result of :func:`run`."""
-    curves = {dev: {s: (r[s]["mean"], r[s]["std"]) for s in data["strategies"]} for dev, r in data["results"].items()}
+    curves = {dev: {s: (r[s]["mean"], r[s]["std"]) for s in data["strategies"] if s in r} for dev, r in data["results"].items()}
     return SearchCurves(list(data["ks"]), curves)
 
 

@@ -85,7 +85,7 @@ class PredictorStrategy(Strategy):
     def __init__(self, seed: int, *, n_initial: int = 10, init: str = "sobol", models: Mapping[str, str] | None = None,
                  cap_quantile: float = 0.75, ref_quantile: float = 0.5, std_scale: float = 0.5,
                  batch_schedule: Sequence[tuple[int, int]] = ((50, 2), (100, 5)), max_batch: int = 10,
-                 pool_limit: int = 20_000, inner_trials: int = 2000, inner_population: int = 100,
+                 pool_limit: int = 20_000, inner_trials: int = 1000, inner_population: int = 100,
                  features: Callable[[Arch], np.ndarray] | None = None) -> None:
         super().__init__(seed)
         for key, v in (("cap_quantile", cap_quantile), ("ref_quantile", ref_quantile)):
