@@ -31,7 +31,7 @@ from nas.execution.base import Executor, Job, Outcome
 from nas.search.budget import Budget, Spent
 from nas.search.objectives import parse_objectives
 from nas.search.pareto import hypervolume, pareto_mask
-from nas.space import Arch, Choice, SearchSpace
+from nas.space import Choice, SearchSpace
 
 __all__ = ["TableProblem", "load_problem", "run_strategy", "hv_ratios", "run", "SearchCurves", "curves_info", "plot_curves"]
 

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="where latency comes from: cpu (measured here), cpu-torch, cpu-ts, cpu-ort, "
                                     "cuda, ray:<resource>[:<device>], or a table space's device")
     s.add_argument("--latency-mode", help="auto | measure (time every subnet) | model (device latency model)")
-    s.add_argument("--strategy", help="nsga2 | nsga3 | tpe | gp | random")
+    s.add_argument("--strategy", help="predictor (default) | nsga2 | nsga3 | tpe | gp | random")
     s.add_argument("--ray-address", help="join an existing Ray cluster instead of starting one")
     s.add_argument("--storage", help="SQLAlchemy URL of a study shared by several drivers (e.g. postgresql://...)")
     s.add_argument("--study", help="study name inside --storage (drivers with the same name share it)")

@@ -87,7 +87,7 @@ class SearchConfig:
     budget: str = "60"
     objectives: str = "accuracy:max,latency_ms:min"
     constraints: list[str] = field(default_factory=list)
-    strategy: str = "nsga2"
+    strategy: str = "predictor"
     population_size: int | None = None
     device: str = "cpu"
     latency_mode: str = "auto"

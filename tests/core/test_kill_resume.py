@@ -32,7 +32,7 @@ def _count_rows(runs: Path) -> tuple[Path | None, int]:
 def test_sigkill_then_resume_finishes_with_exactly_the_budget(tmp_path):
     runs = tmp_path / "runs"
     cfg = {
-        "budget": 40, "runs_dir": str(runs),
+        "budget": 40, "runs_dir": str(runs), "strategy": "nsga2",  # cheap rounds; predictor: tests/search
         "train": {"epochs": 1, "batch_size": 256, "num_random": 1, "warmup_epochs": 0},
         "eval": {"calib_batches": 2, "latency": {"warmup": 20, "repeats": 300}},
         "execution": {"executor": "local"},
