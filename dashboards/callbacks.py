@@ -23,6 +23,12 @@ from dashboards.tables import (_run_meta_info, _runs_table_info, _trials_page_in
 
 __all__ = ["register_callbacks", "trial_row"]
 
+# runs-table column -> header (spent and budget are shown together as "spent / budget")
+_RUN_COLUMNS = {"run": "run", "status": "status", "strategy": "strategy", "space": "space", "task": "task",
+                "device": "device", "objectives": "objectives", "evaluations": "evaluations / budget",
+                "seconds": "search s / budget", "front_size": "front size", "hypervolume": "hypervolume",
+                "error": "error"}
+
 
 def trial_row(view: RunView, trial: Any) -> dict[str, Any] | None:
     """The trials row of trial number ``trial`` (``None`` when there is none)."""
@@ -60,8 +66,9 @@ def register_callbacks(app: Dash, runs_dir: Path, cache: RunCache) -> None:
             row["seconds"] = f"{r.seconds:.0f}" + (f" / {r.budget_seconds:.0f}" if r.budget_seconds else "")
             row["hypervolume"] = round(r.hypervolume, 4)
             rows.append(row)
-        names = list(info.rows[0]._fields) if info.rows else ["run", "status"]
-        cols = [{"name": n, "id": n, **({"presentation": "markdown"} if n == "run" else {})} for n in names]
+        names = [n for n in _RUN_COLUMNS if n != "error" or any(r.error for r in info.rows)]
+        cols = [{"name": _RUN_COLUMNS[n], "id": n, **({"presentation": "markdown"} if n == "run" else {})}
+                for n in names]
         running = sum(r.status == "running" for r in info.rows)
         return rows, cols, f"{len(rows)} runs in {runs_dir} ({running} running)"
 

@@ -78,6 +78,8 @@ def _click_front_point(page, i: int, tries: int = 3) -> int:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for _ in range(tries):
+        # mouse clicks land inside the viewport only: centre the graph first
+        page.evaluate("() => document.getElementById('front-graph').scrollIntoView({block: 'center'})")
         xy = page.evaluate(POINT_XY_JS, i)
         page.mouse.move(xy["x"], xy["y"])
         page.mouse.click(xy["x"], xy["y"])
@@ -113,7 +115,7 @@ def test_dashboard_in_chromium(real_run, browser) -> None:
     view = cache.get(runs / run_id)
     n_front = len(view.front)
     assert n_front >= 2, "the tiny run must have a front of at least two points to diff them"
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 1200})
     with background_server(create_app(runs, poll_ms=2000, cache=cache)) as base:
         assert base.startswith("http://127.0.0.1:")
         page.goto(base + "/")
