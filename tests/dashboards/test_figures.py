@@ -134,3 +134,16 @@ def test_large_traces_are_drawn_with_webgl(tmp_path) -> None:
     assert len(info.dominated.trials) > GL_POINTS and kinds["dominated"] == "Scattergl"
     assert kinds["Pareto front"] == "Scatter"  # the front stays SVG: few points, crisp markers
     assert isinstance(prediction_figure(_prediction_info(view)).data[0], go.Scattergl)
+
+
+def test_three_objectives_default_to_a_3d_front(view_a) -> None:
+    from dataclasses import replace
+
+    from dashboards.layout import axis_defaults
+    from nas.search.objectives import parse_objectives
+
+    three = replace(view_a, objectives=parse_objectives("accuracy:max,latency_ms:min,params:min"))
+    assert axis_defaults(three) == ("accuracy", "latency_ms", "params")
+    assert axis_defaults(view_a) == ("accuracy", "latency_ms", None)
+    info = _front_info(three, axis_defaults(three))
+    assert info.directions == ("maximize", "minimize", "minimize") and len(info.front.coords) == 3
