@@ -154,6 +154,9 @@ def test_dashboard_in_chromium(real_run, browser) -> None:
         page.wait_for_selector(f"#trials-summary:has-text('of {total} trials')", timeout=60_000)
         page.wait_for_function(FRONT_RENDERED_JS, arg=1, timeout=60_000)
 
+        page.click("#trials-table tbody tr:nth-child(3) td[data-dash-column='arch_id']")  # table row of trial 0
+        page.wait_for_selector("#arch-selected:has-text('trial 0 ')", timeout=60_000)
+
         series = _compare_info([cache.get(runs / run_id)], ("accuracy", "latency_ms")).series
         page.goto(f"{base}/compare?runs={run_id}")
         page.wait_for_function("n => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
