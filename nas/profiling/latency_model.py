@@ -183,6 +183,17 @@ class LatencyModel:
         mean, std = self.correction.predict(feats[None])
         return float(mean[0]), float(std[0])
 
+    def recalibrated(self, modules: Sequence[nn.Module], measured_ms: Sequence[float]) -> LatencyModel:
+        """A copy whose correction is refit on fresh end-to-end timings of ``modules`` (same table).
+
+        Cheap (no layer is re-timed): use it when the device's conditions changed since the
+        model was built (clock, thermal state, load), timing the refit subnets in the same
+        interleaved pass as the subnets to be compared.
+        """
+        X = np.stack([self.features(m)[0] for m in modules])
+        corr = Correction.fit(X, np.asarray(measured_ms, float), self.correction.method)
+        return LatencyModel(self.table, corr, self.input_shape, self.batch_size, dict(self.meta))
+
     def to_dict(self) -> dict[str, Any]:
         """The model without its table (the table is stored beside it)."""
         return {"format": 1, "meta": self.meta, "input_shape": list(self.input_shape), "batch_size": self.batch_size,

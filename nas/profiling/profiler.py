@@ -9,7 +9,8 @@
    every new unit once (``lut_protocol``: by default 50 warm-up calls, 200 timed calls in 2
    interleaved rounds - fewer warm-up calls than §5 asks of a reported figure, which a table
    entry is not);
-3. times the correction and validation subnets end to end (``protocol``, interleaved rounds);
+3. times the correction and validation subnets end to end, in one pass (``protocol``,
+   interleaved rounds);
 4. fits the correction and reports validation figures (held-out, and leave-one-out on the
    training subnets).
 
@@ -220,22 +221,21 @@ def build_latency_model(supernet: Supernet, input_shape: tuple[int, ...], profil
             calls += r.calls
     node = getattr(measure, "node", "")
 
-    def end_to_end(archs: list[Arch], stage: str) -> tuple[np.ndarray, np.ndarray]:
-        nonlocal calls
-        note(stage, 0, len(archs))
-        modules = [supernet.export(a).eval() for a in archs]
-        res = measure([Item(m, ((batch, *input_shape),)) for m in modules], s.protocol, s.rounds, s.seed + 7)
-        calls += sum(r.calls for r in res)
-        feats = np.stack([subnet_features(m, input_shape, table, batch)[0] for m in modules])
-        return feats, np.array([r.median_ms for r in res])
-
-    X, y = end_to_end(train, "correction")
+    # correction and validation subnets are timed in one interleaved pass, so that a change of
+    # machine load between two passes cannot pass for a prediction error
+    note("end-to-end", 0, len(train) + len(val))
+    modules = [supernet.export(a).eval() for a in [*train, *val]]
+    res = measure([Item(m, ((batch, *input_shape),)) for m in modules], s.protocol, s.rounds, s.seed + 7)
+    calls += sum(r.calls for r in res)
+    feats = np.stack([subnet_features(m, input_shape, table, batch)[0] for m in modules])
+    times = np.array([r.median_ms for r in res])
+    X, y = feats[: len(train)], times[: len(train)]
     corr = Correction.fit(X, y, s.method)
     fit_key, fit_pred = ("train_loo", corr.oof) if s.method == "rel_ridge" else ("train_fit", corr.predict(X)[0])
     figures: dict[str, Any] = {fit_key: regression_figures(y, fit_pred),
                                "lut_only_train": regression_figures(y, X[:, 0])}
     if val:
-        Xv, yv = end_to_end(val, "validation")
+        Xv, yv = feats[len(train):], times[len(train):]
         figures["validation"] = regression_figures(yv, corr.predict(Xv)[0])
         figures["lut_only_validation"] = regression_figures(yv, Xv[:, 0])
     meta = {"device": profile.to_dict(), "fingerprint": fp, "fingerprint_id": fingerprint_id(fp, profile),

@@ -55,7 +55,8 @@ def search_latency_source(cfg: Any, supernet: Supernet, task: Any, store: RunSto
         cfg: The run's :class:`~nas.config.SearchConfig`.
         supernet: The (trained) supernet.
         task: Its task.
-        store: The run folder; a model is copied into its ``latency/`` folder.
+        store: The run folder; a model is copied into its ``latency/`` folder, and a resumed run
+            loads it from there (when it was measured on this machine).
 
     Returns:
         ``None`` for the plain ``cpu`` device measured here (the evaluator's own default).
@@ -64,7 +65,10 @@ def search_latency_source(cfg: Any, supernet: Supernet, task: Any, store: RunSto
     if cfg.device == "cpu" and mode == "measure":
         return None
     profile = parse_device(cfg.device)
-    src = make_latency_source(profile, supernet.space.name, supernet, task, cfg.latency_cache, mode,
+    cache = cfg.latency_cache
+    if store is not None and mode == "model" and list(store.file("latency").glob("*/*.model.json")):
+        cache = str(store.file("latency"))  # a resumed run keeps the model it started with
+    src = make_latency_source(profile, supernet.space.name, supernet, task, cache, mode,
                               ray_address=cfg.execution.ray_address, protocol=cfg.eval.latency,
                               settings=cfg.profile)
     if isinstance(src, ModelLatency) and store is not None:

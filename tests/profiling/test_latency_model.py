@@ -104,3 +104,20 @@ def test_model_source_times_a_missing_layer_once(cnn1d_net, cost_measurer, tiny_
     n = len(cost_measurer.calls)
     src.latency(cnn1d_net.max_arch(), cnn1d_net.export(cnn1d_net.max_arch()))
     assert len(cost_measurer.calls) == n  # nothing timed again
+
+
+def test_recalibration_follows_a_slower_device_without_retiming_layers(cnn1d_net, cost_measurer, tiny_settings):
+    model = build_latency_model(cnn1d_net, (1, 40), parse_device("cpu-torch"), cost_measurer,
+                                cost_measurer.fingerprint(), "cnn1d", tiny_settings)
+    rng = np.random.default_rng(4)
+    archs = [cnn1d_net.space.sample(rng) for _ in range(12)]
+    source = ModelLatency(model, cost_measurer)
+    for a in archs:
+        source.latency(a, cnn1d_net.export(a))  # every layer in the table
+    entries = dict(model.table.entries)
+    modules = [cnn1d_net.export(a) for a in archs]
+    slower = [1.5 * source.latency(a, m).median_ms for a, m in zip(archs, modules)]  # the device got 1.5x slower
+    fresh = model.recalibrated(modules[:8], slower[:8])
+    assert fresh.table.entries == entries and model.correction is not fresh.correction
+    for m, y in zip(modules[8:], slower[8:]):
+        assert fresh.predict(m)[0] == pytest.approx(y, rel=0.03)

@@ -142,3 +142,25 @@ def _build_small(cache_dir, settings) -> None:
     task = TASKS.get("mnist1d").load(0)
     net = spec.build_supernet(spec.build_space(), task).eval()
     load_or_build_model(parse_device("cpu-torch"), net, "cnn1d", tuple(task.input_shape), cache_dir, settings=settings)
+
+
+def test_a_run_keeps_its_latency_model_when_the_device_cache_is_gone(tmp_path, cnn1d_net, tiny_settings):
+    import shutil
+    from dataclasses import replace
+
+    from nas.config import SearchConfig
+    from nas.profiling.search_hooks import search_latency_source
+    from nas.store import RunStore
+
+    class _Task:
+        input_shape, num_classes = (1, 40), 10
+
+    cfg = replace(SearchConfig(device="cpu-torch", latency_cache=str(tmp_path / "cache")), profile=tiny_settings)
+    store = RunStore.create(tmp_path / "runs", "r1", {}, {})
+    first = search_latency_source(cfg, cnn1d_net, _Task, store)
+    assert list((tmp_path / "runs" / "r1" / "latency").glob("*/cnn1d-1x40.model.json"))
+    shutil.rmtree(tmp_path / "cache")
+    again = search_latency_source(cfg, cnn1d_net, _Task, store)  # as on `nas resume`
+    assert again.model.meta["built_at"] == first.model.meta["built_at"]
+    assert not (tmp_path / "cache").exists()
+    assert search_latency_source(replace(cfg, device="cpu"), cnn1d_net, _Task, store) is None  # auto: measured here
