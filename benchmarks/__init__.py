@@ -16,6 +16,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # name -> module path (imported lazily: harnesses pull heavy dependencies)
 BENCHMARKS: dict[str, str] = {
     "throughput": "benchmarks.throughput",
+    "scale": "benchmarks.scale",
     "latency": "benchmarks.latency",
     "latency-transfer": "benchmarks.latency_transfer",
     "predictors": "benchmarks.predictors_bench",

@@ -61,7 +61,7 @@ def pg_url():
     if os.environ.get("SHARENAS_PG_URL"):
         yield os.environ["SHARENAS_PG_URL"]
         return
-    from tests.pg_server import start_server
+    from nas.testing import start_server
 
     try:
         server = start_server()
