@@ -186,7 +186,8 @@ def _register_selection(app: Dash, view_of: Any) -> None:
         info = _arch_graph_info(values, f"trial {trial} · {row.get('arch_id', '')}", view.sharing_plan,
                                 diff.changed if diff else ())
         shown = [m for m in view.metrics() if m in row]
-        metrics = html.Table([html.Tr([html.Th(m), html.Td(f"{float(row[m]):.6g}")]) for m in shown], id="arch-metrics-table")
+        metrics = html.Table([html.Tr([html.Th(m), html.Td(f"{float(row[m]):.6g}")]) for m in shown],
+                             id="arch-metrics-table")
         options = sorted({int(t) for t in view.front["trial"]} | {trial} | ({other} if other is not None else set())) \
             if "trial" in view.front else [trial]
         title = html.Div(f"Selected: trial {trial} (arch {row.get('arch_id', '')})", id="arch-selected")
