@@ -79,7 +79,6 @@ def _space_and_builder(space: str, widths: tuple[int, ...], depths: tuple[int, .
                        bn_per_width: bool) -> tuple[Any, Build, tuple[str, ...]]:
     from nas.catalog import SPACES
 
-    widths, depths, kernels = (_ints(n, v) for n, v in (("widths", widths), ("depths", depths), ("kernels", kernels)))
     spec = SPACES.get(space, "space")
     if not spec.trainable:
         raise ConfigError(f"`space` must be a trainable space for the ranking benchmark, got {space!r} (table-backed)")
@@ -248,6 +247,7 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
 
     if n_archs < 5 or seeds < 1 or standalone_seeds < 2:
         raise invalid("n_archs/seeds/standalone_seeds", "be >= 5, >= 1 and >= 2", (n_archs, seeds, standalone_seeds))
+    widths, depths, kernels = (_ints(n, v) for n, v in (("widths", widths), ("depths", depths), ("kernels", kernels)))
     torch.set_num_threads(1)
     t_start = time.perf_counter()
     sp, build, tasks = _space_and_builder(space, widths, depths, kernels, bn_per_width)
