@@ -132,7 +132,8 @@ def _make(name: str, seed: int, problem: TableProblem, evals: int) -> Any:
 
     if name == "predictor":  # the registered class, given the benchmark's precomputed features
         feats = problem.features
-        return PredictorStrategy(seed, features=lambda a: feats[problem.row_of[a.arch_id]])
+        # The strategy aims at the region the score measures: HV against the median point.
+        return PredictorStrategy(seed, features=lambda a: feats[problem.row_of[a.arch_id]], ref_quantile=0.5)
     return make_strategy(name, seed, population_size=int(min(50, max(8, evals // 5))))
 
 

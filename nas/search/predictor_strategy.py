@@ -19,7 +19,9 @@ What §8 found mattered is built in: maximised objectives (accuracy) are capped 
 uncertainty; features are the space's structural features beside the one-hot; batches are
 small early (``batch_schedule``); nothing proposed, evaluated or failed is proposed again.
 The reference point of the EHVI is the ``ref_quantile`` of the predicted losses over the
-candidates (the median by default, as in DESIGN §5).
+candidates: 0.9 by default, so that the whole front a user browses (fast, less accurate models
+included) earns improvement; a benchmark that scores hypervolume against a tighter point (the
+median in DESIGN §5) passes that quantile instead.
 
 Everything that decides the next batch is in :meth:`state_dict`: the seed, the generator, the
 round counter, the pending batch, the proposals in flight and the training data. A run resumed
@@ -83,7 +85,7 @@ class PredictorStrategy(Strategy):
     name = "predictor"
 
     def __init__(self, seed: int, *, n_initial: int = 10, init: str = "sobol", models: Mapping[str, str] | None = None,
-                 cap_quantile: float = 0.75, ref_quantile: float = 0.5, std_scale: float = 0.5,
+                 cap_quantile: float = 0.75, ref_quantile: float = 0.9, std_scale: float = 0.5,
                  batch_schedule: Sequence[tuple[int, int]] = ((50, 2), (100, 5)), max_batch: int = 10,
                  pool_limit: int = 20_000, inner_trials: int = 1000, inner_population: int = 100,
                  features: Callable[[Arch], np.ndarray] | None = None) -> None:
