@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nas.argtypes import int_arg
 from nas.errors import UserInputError
 
 __all__ = ["add_parser", "run"]
@@ -28,19 +29,6 @@ def _port(text: str) -> int:
     return port
 
 
-def _positive(flag: str) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"`{flag}` must be a positive integer, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"`{flag}` must be a positive integer, got {text!r}")
-        return value
-
-    return parse
-
-
 def add_parser(subparsers: Any) -> None:
     """Adds ``dashboard`` and ``report`` to the ``nas`` sub-command parsers."""
     d = subparsers.add_parser("dashboard", help="browse runs and Pareto fronts in a web app")
@@ -48,14 +36,14 @@ def add_parser(subparsers: Any) -> None:
     d.add_argument("--host", default="127.0.0.1",
                    help="bind address (default 127.0.0.1; anything else exposes the runs, which have no login)")
     d.add_argument("--port", type=_port, default=8050, help="port (default 8050)")
-    d.add_argument("--poll-ms", type=_positive("--poll-ms"), default=5000,
+    d.add_argument("--poll-ms", type=int_arg("--poll-ms", minimum=1), default=5000,
                    help="how often open pages look for changes in the run folders (default 5000)")
 
     r = subparsers.add_parser("report", help="one self-contained HTML page of a run")
     r.add_argument("run", help="run id (in --runs-dir) or path to a run folder")
     r.add_argument("-o", "--out", default="report.html", help="output HTML file (default report.html)")
     r.add_argument("--runs-dir", default="runs")
-    r.add_argument("--top", type=_positive("--top"), default=20, help="front architectures listed (default 20)")
+    r.add_argument("--top", type=int_arg("--top", minimum=1), default=20, help="front architectures listed (default 20)")
 
 
 def run(args: argparse.Namespace) -> int:

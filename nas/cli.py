@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from nas.argtypes import int_arg
 from nas.errors import UserInputError
 
 __all__ = ["main", "build_parser"]
@@ -45,11 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--storage", help="SQLAlchemy URL of a study shared by several drivers (e.g. postgresql://...)")
     s.add_argument("--study", help="study name inside --storage (drivers with the same name share it)")
     s.add_argument("--executor", help="ray (default) or local (in-process)")
-    s.add_argument("--workers", type=_int_arg("--workers"), help="Ray evaluation workers")
-    s.add_argument("--epochs", type=_int_arg("--epochs"), help="supernet training epochs")
+    s.add_argument("--workers", type=int_arg("--workers"), help="Ray evaluation workers")
+    s.add_argument("--epochs", type=int_arg("--epochs"), help="supernet training epochs")
     s.add_argument("--runs-dir", help="folder of run folders (default: runs)")
     s.add_argument("--name", help="prefix of the run id")
-    s.add_argument("--seed", type=_int_arg("--seed"), help="run seed")
+    s.add_argument("--seed", type=int_arg("--seed"), help="run seed")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
 
     r = sub.add_parser("resume", help="continue a stopped or crashed run")
@@ -95,16 +96,6 @@ def _plugin_for(command: str) -> Any | None:
         if command in commands:
             return importlib.import_module(name)
     return None
-
-
-def _int_arg(flag: str):  # noqa: ANN202 - argparse type callable
-    def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"`{flag}` must be an integer, got {text!r}") from None
-
-    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -254,7 +254,8 @@ def generate_source(module: nn.Module, doc: str = "Generated model.", constants:
     blocks = []
     for cls in classes:
         t = template_of(cls)
-        assert t is not None  # every custom class got its args from a template above
+        if t is None:  # construct() only emits registered blocks; this guards a future change
+            raise ExportError(f"block {cls.__name__} must be registered with register_block, got none")
         missing = sorted(t.free_names - defined)
         if missing:
             raise ExportError(f"source template of block {cls.__name__} must use only torch, nn, F and exported blocks, got {missing}")

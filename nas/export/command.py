@@ -5,20 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from nas.argtypes import int_arg
+
 __all__ = ["add_parser", "run"]
-
-
-def _nonneg_int(flag: str) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"`{flag}` must be an integer, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"`{flag}` must be >= 0, got {value}")
-        return value
-
-    return parse
 
 
 def add_parser(sub: Any) -> None:
@@ -26,12 +15,12 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("export", help="export a trial as a standalone, verified model folder")
     p.add_argument("run", help="run id (in --runs-dir) or path to a run folder")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--trial", type=_nonneg_int("--trial"), help="trial number")
+    which.add_argument("--trial", type=int_arg("--trial", minimum=0), help="trial number")
     which.add_argument("--arch-id", help="architecture id (12 hex digits)")
     which.add_argument("--pick", help='constraints and objectives, e.g. "latency_ms<=2,max:accuracy"')
     p.add_argument("--format", default="pytorch,onnx", help="among pytorch,onnx,torchscript (default: pytorch,onnx)")
     p.add_argument("-o", "--out", help="export folder (default: <run>/exports/trial-<N>)")
-    p.add_argument("--finetune-epochs", type=_nonneg_int("--finetune-epochs"), default=0,
+    p.add_argument("--finetune-epochs", type=int_arg("--finetune-epochs", minimum=0), default=0,
                    help="fine-tune the exported model for E epochs (best validation epoch kept)")
     p.add_argument("--device", default="cpu", help="where latency is measured (cpu)")
     p.add_argument("--force", action="store_true", help="replace an existing export folder")

@@ -14,22 +14,10 @@ import argparse
 import json
 from typing import Any
 
+from nas.argtypes import int_arg
 from nas.errors import invalid
 
 __all__ = ["add_parser", "run"]
-
-
-def _positive(flag: str):  # noqa: ANN202 - argparse type callable
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"`{flag}` must be an integer, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"`{flag}` must be >= 0, got {value}")
-        return value
-
-    return parse
 
 
 def add_parser(sub: Any) -> None:
@@ -40,15 +28,15 @@ def add_parser(sub: Any) -> None:
                    help="cpu-torch | cpu-ts | cpu-ort | cuda | ray:<resource>[:<device>] (suffixes @tN threads, "
                         "@bN batch); for a table space one of its latency columns")
     p.add_argument("--task", help="task (default: the space's first)")
-    p.add_argument("--samples", type=_positive("--samples"), help="subnets timed end to end for the correction "
+    p.add_argument("--samples", type=int_arg("--samples", minimum=0), help="subnets timed end to end for the correction "
                    "(table spaces: rows 'measured')")
-    p.add_argument("--val-samples", type=_positive("--val-samples"), help="held-out subnets for validation figures")
+    p.add_argument("--val-samples", type=int_arg("--val-samples", minimum=0), help="held-out subnets for validation figures")
     p.add_argument("--method", help="correction: rel_ridge (default) or lut_correction")
     p.add_argument("--transfer-from", help="table spaces: comma-separated source devices for few-shot transfer")
     p.add_argument("--cache", help="device cache folder (default: $SHARENAS_CACHE/latency)")
     p.add_argument("--ray-address", help="Ray cluster holding the device's node (ray: devices)")
     p.add_argument("--rebuild", action="store_true", help="set stored files aside (renamed) and build anew")
-    p.add_argument("--seed", type=_positive("--seed"), default=0)
+    p.add_argument("--seed", type=int_arg("--seed", minimum=0), default=0)
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 

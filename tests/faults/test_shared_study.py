@@ -52,7 +52,8 @@ def _two_drivers(tmp_path: Path, storage: str, ray_address: str | None = None) -
 
 
 def test_two_drivers_share_one_sqlite_study(tmp_path):
-    _two_drivers(tmp_path, f"sqlite:///{tmp_path / 'shared.db'}")
+    frames = _two_drivers(tmp_path, f"sqlite:///{tmp_path / 'shared.db'}")  # asserts no duplicates
+    assert sum(len(f) for f in frames) >= 20
 
 
 def test_claims_are_exclusive_and_released_after_a_kill(tmp_path):
