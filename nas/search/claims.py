@@ -16,9 +16,9 @@ import optuna
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from nas.errors import ConfigError
+from nas.errors import ConfigError, NASError
 
-__all__ = ["Claims", "check_storage_url", "open_study", "study_storage"]
+__all__ = ["BudgetFull", "Claims", "check_storage_url", "open_study", "study_storage"]
 
 _META = sa.MetaData()
 _TABLE = sa.Table(
@@ -30,7 +30,15 @@ _TABLE = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),  # claimed | done | failed
     sa.Column("t", sa.Float, nullable=False),
 )
+_LOCKS = sa.Table(  # one row per study, locked while a claim checks the shared budget
+    "sharenas_claim_locks", _META,
+    sa.Column("study", sa.String(255), primary_key=True),
+)
 _RETRIES = 20
+
+
+class BudgetFull(NASError):
+    """The study's shared evaluation budget is taken by finished and claimed evaluations."""
 
 
 def check_storage_url(url: str) -> str:
@@ -58,6 +66,10 @@ class Claims:
         if url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         _racing(lambda: self._retry(lambda c: _META.create_all(c, checkfirst=True)))
+        try:
+            self._retry(lambda c: c.execute(_LOCKS.insert().values(study=study)))
+        except IntegrityError:
+            pass  # another driver made the study's lock row
 
     def _retry(self, fn):  # noqa: ANN001, ANN202 - small internal helper
         """Runs ``fn(connection)`` in a transaction, retrying briefly on lock contention."""
@@ -73,12 +85,36 @@ class Claims:
                 delay = min(1.0, delay * 2)
         return None
 
-    def claim(self, arch_id: str, trial: int) -> bool:
-        """Claims ``arch_id`` for this driver; False when any driver already holds it."""
+    def claim(self, arch_id: str, trial: int, limit: int | None = None) -> bool:
+        """Claims ``arch_id`` for this driver; False when any driver already holds it.
+
+        Args:
+            arch_id: The architecture.
+            trial: This driver's study trial that will evaluate it.
+            limit: The study's evaluation budget: the claim is refused (``BudgetFull``) when
+                finished and claimed evaluations of every driver already reach it. The check and
+                the insert are one transaction holding the study's lock row, so two drivers
+                cannot both take the last evaluation.
+
+        Raises:
+            BudgetFull: when ``limit`` is reached.
+        """
         row = {"study": self.study, "arch_id": arch_id, "driver": self.driver, "trial": trial,
                "state": "claimed", "t": time.time()}
+
+        def run(c: Any) -> bool:
+            if limit is not None:
+                c.execute(sa.select(_LOCKS.c.study).where(_LOCKS.c.study == self.study).with_for_update())
+                taken = c.execute(sa.select(sa.func.count()).select_from(_TABLE).where(
+                    _TABLE.c.study == self.study, _TABLE.c.state.in_(("claimed", "done")))).scalar_one()
+                if int(taken) >= limit:
+                    return False
+            c.execute(_TABLE.insert().values(**row))
+            return True
+
         try:
-            self._retry(lambda c: c.execute(_TABLE.insert().values(**row)))
+            if not self._retry(run):
+                raise BudgetFull(f"the study's budget of {limit} evaluations is taken")
         except IntegrityError:
             return False
         return True

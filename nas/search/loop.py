@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from nas.execution.base import Executor, Job, Outcome
 from nas.search.base import CONSTRAINTS_ATTR, Proposal, Strategy
 from nas.search.budget import Budget, Spent
-from nas.search.claims import Claims
+from nas.search.claims import BudgetFull, Claims
 from nas.search.objectives import Constraint, Objective
 from nas.search.pareto import hypervolume, pareto_mask, reference_point, to_losses
 from nas.space import Arch, SearchSpace
@@ -32,6 +32,7 @@ __all__ = ["Recorder", "SearchLoop", "Progress", "derive_seed", "reconcile", "se
 MAX_CONSECUTIVE_DUPLICATES = 50
 MAX_RANDOM_TRIES = 2000
 MAX_CONSECUTIVE_FAILURES = 20
+POLL_S = 0.2  # wait between polls when nothing is in flight (a shared budget held by others)
 
 
 def derive_seed(run_seed: int, *keys: int) -> int:
@@ -130,8 +131,11 @@ class SearchLoop:
                 exhausted_space = not self._fill()
             if not self._inflight and reason is None and exhausted_space:
                 reason = "no unevaluated architecture left to propose"
-            for outcome in self.executor.wait(timeout=1.0):
+            outcomes = self.executor.wait(timeout=1.0)
+            for outcome in outcomes:
                 self._finish(outcome)
+            if not outcomes and not self._inflight and reason is None:
+                time.sleep(POLL_S)  # the rest of a shared budget is in other drivers' hands
         self.recorder.checkpoint(self.strategy.state_dict(), self.spent)
         return reason
 
@@ -171,11 +175,22 @@ class SearchLoop:
             proposals = self.strategy.ask(want)
             if not proposals:
                 return len(self._inflight) > 0
-            for p in proposals:
-                if self._is_duplicate(p):
+            for i, p in enumerate(proposals):
+                try:
+                    duplicate = self._is_duplicate(p)
+                except BudgetFull:  # other drivers took the rest of the shared budget
+                    for rest in proposals[i:]:
+                        self._unclaimed(rest)
+                    return True
+                if duplicate:
                     self._dups += 1
                     if self._dups >= MAX_CONSECUTIVE_DUPLICATES:
-                        p2 = self._random_unseen()
+                        try:
+                            p2 = self._random_unseen()
+                        except BudgetFull:
+                            for rest in proposals[i + 1:]:
+                                self._unclaimed(rest)
+                            return True
                         if p2 is None:
                             return False
                         self._submit(p2)
@@ -204,7 +219,12 @@ class SearchLoop:
                 continue
             self.study.enqueue_trial(self.space.params(arch))
             trial = self.study.ask()
-            if not self._claim(arch.arch_id, trial.number):  # another driver holds it
+            try:
+                claimed = self._claim(arch.arch_id, trial.number)
+            except BudgetFull:
+                self._unclaimed(Proposal(trial, arch))
+                raise
+            if not claimed:  # another driver holds it
                 self.study.tell(trial, state=TrialState.PRUNED)
                 continue
             self._dups = 0
@@ -212,7 +232,17 @@ class SearchLoop:
         return None
 
     def _claim(self, arch_id: str, trial: int) -> bool:
-        return self.claims is None or self.claims.claim(arch_id, trial)
+        if self.claims is None:
+            return True
+        limit = self.budget.evaluations if self.shared_budget else None
+        return self.claims.claim(arch_id, trial, limit=limit)
+
+    def _unclaimed(self, p: Proposal) -> None:
+        """Closes a proposal that lost the last of a shared budget; it stays unevaluated."""
+        p.trial.set_user_attr("arch_id", p.arch.arch_id)
+        p.trial.set_user_attr("budget_full", True)
+        self.study.tell(p.trial, state=TrialState.PRUNED)
+        self.strategy.tell(p, None)
 
     def _submit(self, p: Proposal) -> None:
         aid = p.arch.arch_id

@@ -67,6 +67,18 @@ def test_claims_are_exclusive_and_released_after_a_kill(tmp_path):
     assert a.claim("y", 3)
 
 
+def test_a_claim_within_a_shared_budget_is_refused_once_the_budget_is_taken(tmp_path):
+    from nas.search.claims import BudgetFull
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    a, b = Claims(url, "s", "run-a"), Claims(url, "s", "run-b")
+    assert a.claim("x", 0, limit=2) and b.claim("y", 1, limit=2)
+    with pytest.raises(BudgetFull, match="budget of 2"):
+        a.claim("z", 2, limit=2)
+    a.finish("x", ok=False)  # a failed evaluation gives its place back
+    assert b.claim("z", 3, limit=2)
+
+
 def test_two_drivers_share_one_postgresql_study_on_a_two_node_ray_cluster(tmp_path, pg_url, ray_nodes):
     node = ray_nodes.add_node(num_cpus=1, resources={"second": 1})
     try:
