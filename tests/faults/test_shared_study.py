@@ -20,7 +20,7 @@ def _config(tmp_path: Path, storage: str, ray_address: str | None = None) -> Pat
         "budget": 20, "runs_dir": str(tmp_path / "runs"), "storage": storage, "study": "shared",
         "strategy": "random",
         "train": {"epochs": 1, "batch_size": 256, "num_random": 1, "warmup_epochs": 0},
-        "eval": {"calib_batches": 2, "latency": {"warmup": 3, "repeats": 20}},
+        "eval": {"calib_batches": 2, "latency": {"warmup": 3, "repeats": 80}},  # evaluations long enough to overlap
         "execution": {"executor": "ray", "ray_address": ray_address, "workers": 2} if ray_address
         else {"executor": "local"},
     }
