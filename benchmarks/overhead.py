@@ -68,6 +68,7 @@ def measure(strategy: str, evals: int, seed: int, workdir: Path) -> dict[str, fl
     from nas.runner import _StoreRecorder
     from nas.search import make_strategy
     from nas.search.budget import Budget
+    from nas.search.claims import open_study  # the storage nas search uses (SQLite in WAL mode)
     from nas.search.loop import SearchLoop
     from nas.search.objectives import parse_objectives
     from nas.store import RunStore
@@ -76,8 +77,7 @@ def measure(strategy: str, evals: int, seed: int, workdir: Path) -> dict[str, fl
     space = SPACES.get("cnn1d").build_space()
     store = RunStore.create(workdir, f"overhead-{strategy}", {"strategy": strategy}, {"spent": {}})
     strat = make_strategy(strategy, seed, population_size=50)
-    study = optuna.create_study(storage=store.study_url, study_name="sharenas", sampler=strat.make_sampler(),
-                                directions=[o.direction for o in objectives])
+    study = open_study(store.study_url, "sharenas", [o.direction for o in objectives], strat.make_sampler())
     strat.bind(study, space, objectives, ())
     evaluator, recorder = _InstantEvaluator(), _TimedRecorder(_StoreRecorder(store))
     loop = SearchLoop(study, space, strat, LocalExecutor(evaluator), objectives, (), Budget(evaluations=evals), recorder, seed)
