@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["BatchedMLP", "Standardizer", "predict_members", "torch_threads", "train_members"]
+__all__ = ["BatchedMLP", "Standardizer", "fit_scaled_members", "predict_members", "torch_threads", "train_members"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -158,3 +159,23 @@ def predict_members(model: BatchedMLP, X: np.ndarray, chunk: int = 8192) -> np.n
             xt = torch.as_tensor(X[start : start + chunk], dtype=torch.float32)
             out.append(model(xt).numpy().astype(float))
     return np.concatenate(out, axis=1)
+
+
+def fit_scaled_members(est: Any, X: np.ndarray, y: np.ndarray, *, bootstrap: bool,
+                       loss_fn: LossFn = mse_loss) -> np.ndarray:
+    """Standardises ``X`` and ``y`` on ``est`` and trains its members; returns the scaled target.
+
+    ``est`` is an MLP-based predictor: it reads ``seed``, ``n_threads``, ``n_members``,
+    ``hidden``, ``epochs``, ``lr``, ``weight_decay``, ``batch_size`` and ``max_steps`` from it
+    and sets ``x_scaler_``, ``y_mean_``, ``y_scale_`` and ``model_`` on it.
+    """
+    est.x_scaler_ = Standardizer(X)
+    est.y_mean_ = float(y.mean())
+    est.y_scale_ = float(y.std()) or 1.0
+    target = (y - est.y_mean_) / est.y_scale_
+    with torch_threads(est.n_threads):
+        est.model_ = train_members(
+            est.x_scaler_(X), target, n_members=est.n_members, hidden=est.hidden, epochs=est.epochs,
+            lr=est.lr, weight_decay=est.weight_decay, batch_size=est.batch_size, max_steps=est.max_steps,
+            bootstrap=bootstrap, generator=torch.Generator().manual_seed(est.seed), loss_fn=loss_fn)
+    return target

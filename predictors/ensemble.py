@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from predictors._mlp import Standardizer, predict_members, torch_threads, train_members
+from predictors._mlp import fit_scaled_members, predict_members, torch_threads
 from predictors.base import Predictor, register_predictor
 
 __all__ = ["MLPEnsemblePredictor", "check_mlp_settings"]
@@ -108,24 +107,7 @@ class MLPEnsemblePredictor(Predictor):
         self.bootstrap = bool(bootstrap)
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        self.x_scaler_ = Standardizer(X)
-        self.y_mean_ = float(y.mean())
-        self.y_scale_ = float(y.std()) or 1.0
-        generator = torch.Generator().manual_seed(self.seed)
-        with torch_threads(self.n_threads):
-            self.model_ = train_members(
-                self.x_scaler_(X),
-                (y - self.y_mean_) / self.y_scale_,
-                n_members=self.n_members,
-                hidden=self.hidden,
-                epochs=self.epochs,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                batch_size=self.batch_size,
-                max_steps=self.max_steps,
-                bootstrap=self.bootstrap,
-                generator=generator,
-            )
+        fit_scaled_members(self, X, y, bootstrap=self.bootstrap)
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch_threads(self.n_threads):

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from predictors._mlp import Standardizer, predict_members, torch_threads, train_members
+from predictors._mlp import fit_scaled_members, predict_members, torch_threads
 from predictors.base import Predictor, register_predictor
 from predictors.ensemble import check_mlp_settings
 
@@ -122,27 +122,10 @@ class RankingMLPPredictor(Predictor):
         return rank + self.mse_weight * torch.mean((pred - target) ** 2)
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        self.x_scaler_ = Standardizer(X)
-        self.y_mean_ = float(y.mean())
-        self.y_scale_ = float(y.std()) or 1.0
-        generator = torch.Generator().manual_seed(self.seed)
+        target = fit_scaled_members(self, X, y, bootstrap=True, loss_fn=self._loss)
         with torch_threads(self.n_threads):
-            self.model_ = train_members(
-                self.x_scaler_(X),
-                (y - self.y_mean_) / self.y_scale_,
-                n_members=self.n_members,
-                hidden=self.hidden,
-                epochs=self.epochs,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                batch_size=self.batch_size,
-                max_steps=self.max_steps,
-                bootstrap=True,
-                generator=generator,
-                loss_fn=self._loss,
-            )
             train_pred = predict_members(self.model_, self.x_scaler_(X))
-        self.calibration_ = _calibrate(train_pred, (y - self.y_mean_) / self.y_scale_)
+        self.calibration_ = _calibrate(train_pred, target)
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch_threads(self.n_threads):
