@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import invalid
+from nas.supernet.ops import copy_bn_slices
 from nas.supernet.superpose import Active, Mixture, max_of, prefix_mask
 
 __all__ = ["ElasticBatchNorm2d", "ElasticLayerNorm"]
@@ -51,13 +52,7 @@ class ElasticBatchNorm2d(nn.Module):
         """A static ``nn.BatchNorm2d`` with copies of the active slices."""
         if isinstance(self.active, Mixture):
             raise invalid("ElasticBatchNorm2d.export", "be called with a discrete (int) active width", "a mixture")
-        c = int(self.active)
-        bn = nn.BatchNorm2d(c, eps=self.eps, momentum=self.momentum)
-        bn.weight.data.copy_(self.weight[:c].detach())
-        bn.bias.data.copy_(self.bias[:c].detach())
-        bn.running_mean.copy_(self.running_mean[:c])
-        bn.running_var.copy_(self.running_var[:c])
-        return bn
+        return copy_bn_slices(self, nn.BatchNorm2d(int(self.active), eps=self.eps, momentum=self.momentum))
 
 
 class ElasticLayerNorm(nn.Module):

@@ -13,7 +13,7 @@ from torch import nn
 
 from nas.supernet.superpose import Active, Mixture, centre_mask, max_of, prefix_mask
 
-__all__ = ["ElasticConv1d", "ElasticBatchNorm1d", "ElasticLinear", "centre_crop"]
+__all__ = ["ElasticConv1d", "ElasticBatchNorm1d", "ElasticLinear", "centre_crop", "copy_bn_slices"]
 
 
 def centre_crop(weight: torch.Tensor, kernel: int) -> torch.Tensor:
@@ -104,13 +104,17 @@ class ElasticBatchNorm1d(nn.Module):
 
     def export(self) -> nn.BatchNorm1d:
         """A static ``nn.BatchNorm1d`` with copies of the active slices."""
-        c = self.active
-        bn = nn.BatchNorm1d(c, eps=self.eps, momentum=self.momentum)
-        bn.weight.data.copy_(self.weight[:c].detach())
-        bn.bias.data.copy_(self.bias[:c].detach())
-        bn.running_mean.copy_(self.running_mean[:c])
-        bn.running_var.copy_(self.running_var[:c])
-        return bn
+        return copy_bn_slices(self, nn.BatchNorm1d(self.active, eps=self.eps, momentum=self.momentum))
+
+
+def copy_bn_slices(src: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> nn.modules.batchnorm._BatchNorm:
+    """Copies the leading ``bn.num_features`` slices of ``src``'s affine and running statistics."""
+    c = bn.num_features
+    bn.weight.data.copy_(src.weight[:c].detach())
+    bn.bias.data.copy_(src.bias[:c].detach())
+    bn.running_mean.copy_(src.running_mean[:c])
+    bn.running_var.copy_(src.running_var[:c])
+    return bn
 
 
 class ElasticLinear(nn.Module):
