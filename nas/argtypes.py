@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-__all__ = ["int_arg"]
+__all__ = ["int_arg", "float_arg"]
 
 
 def int_arg(flag: str, minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
@@ -27,6 +27,28 @@ def int_arg(flag: str, minimum: int | None = None, maximum: int | None = None) -
             raise argparse.ArgumentTypeError(f"`{flag}` must be >= {minimum}, got {value}")
         if maximum is not None and value > maximum:
             raise argparse.ArgumentTypeError(f"`{flag}` must be <= {maximum}, got {value}")
+        return value
+
+    return parse
+
+
+def float_arg(flag: str, positive: bool = False) -> Callable[[str], float]:
+    """An argparse ``type`` parsing a finite number (``positive``: strictly above 0).
+
+    Args:
+        flag: The flag named in the error (e.g. ``--param-budget``).
+        positive: Whether the value must be above 0.
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"`{flag}` must be a number, got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"`{flag}` must be a finite number, got {text!r}")
+        if positive and value <= 0:
+            raise argparse.ArgumentTypeError(f"`{flag}` must be > 0, got {value:g}")
         return value
 
     return parse

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from nas.argtypes import int_arg
+from nas.argtypes import float_arg, int_arg
 from nas.errors import UserInputError
 
 __all__ = ["main", "build_parser"]
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--executor", help="ray (default) or local (in-process)")
     s.add_argument("--workers", type=int_arg("--workers"), help="Ray evaluation workers")
     s.add_argument("--epochs", type=int_arg("--epochs"), help="supernet training epochs")
+    s.add_argument("--sharing", help="how layers share: none (default) | npas | ensemble | branching | gm-split")
+    s.add_argument("--param-budget", type=float_arg("--param-budget", positive=True),
+                   help="NPAS parameter budget: a fraction of the natural size (0.25) or a count (50000)")
     s.add_argument("--runs-dir", help="folder of run folders (default: runs)")
     s.add_argument("--name", help="prefix of the run id")
     s.add_argument("--seed", type=int_arg("--seed"), help="run seed")
@@ -137,6 +140,7 @@ def _search(args: argparse.Namespace) -> int:
         "execution.ray_address": args.ray_address, "execution.executor": args.executor,
         "execution.workers": args.workers, "train.epochs": _epochs(args), "runs_dir": args.runs_dir,
         "name": args.name, "seed": args.seed, "storage": args.storage, "study": args.study,
+        "sharing.kind": args.sharing, "sharing.param_budget": args.param_budget,
     }
     cfg = load_config(args.config, overrides)
     if args.space and not args.task:

@@ -24,6 +24,7 @@ from nas.profiling.profiler import ProfileSettings
 from nas.search.budget import Budget, parse_budget
 from nas.search.claims import check_storage_url
 from nas.search.objectives import Constraint, Objective, parse_constraint, parse_objectives
+from nas.sharing.config import SharingConfig
 from nas.train import TrainConfig
 
 __all__ = ["ExecutionConfig", "SearchConfig", "load_config", "config_to_dict", "DEFAULT_CONFIG"]
@@ -80,6 +81,8 @@ class SearchConfig:
         train: Supernet training recipe.
         eval: Subnet scoring settings (``eval.latency``: the timing protocol).
         execution: Executor settings.
+        sharing: Where and how layers share parameters (``sharing.kind``: ``none``, ``npas``,
+            ``ensemble``, ``branching``, ``gm-split``; see :class:`~nas.sharing.SharingConfig`).
     """
 
     space: str = "cnn1d"
@@ -101,6 +104,7 @@ class SearchConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     profile: ProfileSettings = field(default_factory=ProfileSettings)
+    sharing: SharingConfig = field(default_factory=SharingConfig)
 
     def __post_init__(self) -> None:
         if self.latency_mode not in ("auto", "measure", "model"):

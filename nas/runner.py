@@ -7,6 +7,7 @@ search reconciles the study with the recorded rows and continues with the budget
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import platform
@@ -32,11 +33,13 @@ from nas.search.claims import Claims, open_study
 from nas.search.loop import Progress, SearchLoop, derive_seed, reconcile
 from nas.search.objectives import parse_constraint, parse_objectives
 from nas.search.optuna_strategies import STRATEGIES, make_strategy
+from nas.sharing import PLAN_FILE, SHARING, SharingContext, SharingMode, load_modes
 from nas.store import RunStore
 from nas.supernet.base import Supernet, seeded_build
-from nas.train import EpochStats, Trainer
+from nas.train import EpochStats
 
-__all__ = ["Hooks", "check_names", "new_run", "execute", "config_of", "load_supernet", "RunOutcome"]
+__all__ = ["Hooks", "check_names", "new_run", "execute", "config_of", "load_supernet", "run_spec", "sharing_mode",
+           "RunOutcome"]
 
 STUDY_NAME = "sharenas"
 
@@ -78,10 +81,30 @@ def check_names(cfg: SearchConfig) -> tuple[SpaceSpec, str]:
         parse_device(cfg.device)  # named devices (cpu-ort, ray:<resource>, ...) for trainable spaces
     elif cfg.device not in spec.devices:
         raise ConfigError(f"`device` must be one of {list(spec.devices)} for space `{spec.name}`, got {cfg.device!r}")
-    parse_objectives(cfg.objectives, spec.metrics)
+    mode = sharing_mode(cfg)
+    if mode.name != "none":
+        if not spec.trainable:
+            raise ConfigError(f"`sharing.kind` {mode.name!r} must run on a trainable space, got table-backed "
+                              f"space `{spec.name}`")
+        mode.check(spec, task, cfg)
+    metrics = tuple(spec.metrics) + tuple(m for m in mode.extra_metrics if m not in spec.metrics)
+    parse_objectives(cfg.objectives, metrics)
     for c in cfg.constraints:
-        parse_constraint(c, spec.metrics)
+        parse_constraint(c, metrics)
     return spec, task
+
+
+def sharing_mode(cfg: SearchConfig) -> SharingMode:
+    """The run's sharing mode (``cfg.sharing.kind``), with the built-in modes registered."""
+    load_modes()
+    return SHARING.get(cfg.sharing.kind, "sharing.kind")
+
+
+def run_spec(store: RunStore) -> SpaceSpec:
+    """The spec of the space a run searches: the registered one, or its sharing mode's derivation."""
+    cfg = config_of(store)
+    spec, _ = check_names(cfg)
+    return sharing_mode(cfg).run_spec(spec, cfg, store) if spec.trainable else spec
 
 
 def _versions() -> dict[str, str]:
@@ -132,8 +155,9 @@ def load_supernet(store: RunStore) -> tuple[Supernet, Task, SearchConfig]:
     """Rebuilds a run's trained supernet and task from its folder (for export and evaluation)."""
     cfg = config_of(store)
     spec, task_name = check_names(cfg)
+    mode = sharing_mode(cfg)
     task = TASKS.get(task_name).load(cfg.seed)
-    net = spec.build_supernet(spec.build_space(), task)  # type: ignore[misc]
+    net = mode.build_supernet(mode.run_spec(spec, cfg, store), task, cfg, store)
     tensors, _ = load_checkpoint(store.file("supernet.safetensors"))
     net.load_state_dict(tensors)
     net.eval()
@@ -189,8 +213,8 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
     spec, task_name = check_names(cfg)
     manifest = store.update_manifest(status="training" if spec.trainable else "searching", pid=os.getpid())
     spent = Spent.from_dict(manifest.get("spent", {}))
+    evaluator, spec = _evaluator(store, spec, task_name, cfg, hooks, spent, manifest)
     space = spec.build_space()
-    evaluator = _evaluator(store, spec, space, task_name, cfg, hooks, spent, manifest)
     store.update_manifest(status="searching")
     objectives, constraints = cfg.parsed_objectives(), cfg.parsed_constraints()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -225,26 +249,36 @@ def _execute(store: RunStore, hooks: Hooks, executor_factory: Callable[[Evaluato
     return RunOutcome(store, reason, spent)
 
 
-def _evaluator(store: RunStore, spec: SpaceSpec, space: Any, task_name: str, cfg: SearchConfig, hooks: Hooks,
-               spent: Spent, manifest: dict[str, Any]) -> Any:
-    """The run's evaluator: a table lookup, or the trained supernet (training it if needed)."""
+def _evaluator(store: RunStore, spec: SpaceSpec, task_name: str, cfg: SearchConfig, hooks: Hooks,
+               spent: Spent, manifest: dict[str, Any]) -> tuple[Any, SpaceSpec]:
+    """The run's evaluator and searched spec: a table lookup, or the trained supernet (training it,
+    with its sharing mode's phases, if needed)."""
     if not spec.trainable:
         if spec.build_evaluator is None:
             raise ConfigError(f"`space` {spec.name!r} must have a supernet or a table evaluator, got neither")
-        return spec.build_evaluator(space, task_name, cfg.device)
+        return spec.build_evaluator(spec.build_space(), task_name, cfg.device), spec
     _stage(hooks, "load", {"task": task_name})
     task = TASKS.get(task_name).load(cfg.seed)
-    net = seeded_build(lambda: spec.build_supernet(space, task), derive_seed(cfg.seed, 3))  # type: ignore[misc]
+    mode = sharing_mode(cfg)
+    ctx = SharingContext(store, spec, task, cfg, derive_seed(cfg.seed, 1), derive_seed(cfg.seed, 3),
+                         hooks.on_epoch, hooks.on_stage)
+    t0 = time.perf_counter()
+    if not manifest.get("trained"):
+        mode.learn(ctx)
+    searched = mode.run_spec(spec, cfg, store)
+    net = seeded_build(lambda: mode.build_supernet(searched, task, cfg, store), ctx.init_seed)
     if manifest.get("trained"):
         tensors, _ = load_checkpoint(store.file("supernet.safetensors"))
         net.load_state_dict(tensors)
     else:
-        spent.train_s += _train(store, net, task, cfg, hooks)
+        _train(store, net, mode, ctx, searched)
+        spent.train_s += time.perf_counter() - t0
         store.update_manifest(trained=True, spent=spent.to_dict())
     from nas.profiling.search_hooks import search_latency_source
 
     _stage(hooks, "latency", {"device": cfg.device, "mode": cfg.latency_mode})
-    return Evaluator(net.eval(), task, cfg.eval, latency=search_latency_source(cfg, net.eval(), task, store))
+    evaluator = Evaluator(net.eval(), task, cfg.eval, latency=search_latency_source(cfg, net.eval(), task, store))
+    return evaluator, searched
 
 
 def _check_front(store: RunStore, evaluator: Any, objectives: Any, hooks: Hooks) -> None:
@@ -258,21 +292,21 @@ def _check_front(store: RunStore, evaluator: Any, objectives: Any, hooks: Hooks)
         check_front(store, source, evaluator.supernet, objectives, protocol=evaluator.config.latency)
 
 
-def _train(store: RunStore, net: Supernet, task: Task, cfg: SearchConfig, hooks: Hooks) -> float:
-    t0 = time.perf_counter()
-    trainer = Trainer(net, task, cfg.train, derive_seed(cfg.seed, 1))
-    _stage(hooks, "train", {"epochs": cfg.train.epochs})
+def _train(store: RunStore, net: Supernet, mode: SharingMode, ctx: SharingContext, searched: SpaceSpec) -> None:
+    """Trains ``net`` with the mode's recipe, then writes the final weights and the sharing plan."""
+    outer = ctx.on_epoch
 
     def on_epoch(stats: EpochStats) -> None:
         store.event("epoch", epoch=stats.epoch, loss_max=stats.loss_max, loss_sub=stats.loss_sub, seconds=stats.seconds)
-        if hooks.on_epoch is not None:
-            hooks.on_epoch(stats)
+        if outer is not None:
+            outer(stats)
 
-    trainer.fit(store.file("train_state.safetensors"), on_epoch)
+    mode.train(dataclasses.replace(ctx, on_epoch=on_epoch), net)
+    store.write_json(PLAN_FILE, mode.plan(net, searched, ctx.cfg).to_dict())
     save_checkpoint(store.file("supernet.safetensors"), net.state_dict(),
-                    {"space": net.space.name, "epochs": trainer.epoch, "task": task.name})
-    store.file("train_state.safetensors").unlink(missing_ok=True)
-    return time.perf_counter() - t0
+                    {"space": net.space.name, "epochs": ctx.cfg.train.epochs, "task": ctx.task.name,
+                     "sharing": mode.name})
+    ctx.checkpoint.unlink(missing_ok=True)
 
 
 def _trial_count(store: RunStore) -> int:

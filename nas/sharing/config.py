@@ -1,0 +1,65 @@
+"""The ``sharing`` section of a run config (``--sharing``, ``--param-budget``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nas.errors import invalid
+
+__all__ = ["SharingConfig", "GROUPINGS", "ABSOLUTE_BUDGET_ABOVE"]
+
+GROUPINGS = ("learned", "type", "random", "single")
+# --param-budget values up to this are fractions of the supernet's natural size; above, counts.
+ABSOLUTE_BUDGET_ABOVE = 100.0
+
+
+@dataclass(frozen=True)
+class SharingConfig:
+    """How the supernet shares parameters.
+
+    Attributes:
+        kind: Registered sharing mode: ``none``, ``npas``, ``ensemble``, ``branching``, ``gm-split``.
+        param_budget: NPAS parameter budget: a fraction of the supernet's natural size (``0.25``;
+            values up to 100) or an absolute parameter count (an integer above 100). ``None``:
+            the natural size.
+        groups: NPAS layer-to-group mapping: ``learned`` (warm-up + k-means on coefficients),
+            ``type`` (by layer type and shape), ``random`` or ``single`` (one bank).
+        num_groups: Number of parameter groups (``None``: the mode's default).
+        warmup_epochs: Epochs of a mode's learned pre-phase (NPAS group warm-up, branching tree).
+        members: Largest ensemble size K (ensembles search K in ``1..members``).
+        shrink: Ensembles: diversity-guided space shrinking during supernet training.
+    """
+
+    kind: str = "none"
+    param_budget: float | None = None
+    groups: str = "learned"
+    num_groups: int | None = None
+    warmup_epochs: int = 1
+    members: int = 3
+    shrink: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.kind or not isinstance(self.kind, str):
+            raise invalid("sharing.kind", "be a registered sharing mode name", self.kind)
+        if self.param_budget is not None:
+            b = self.param_budget
+            if not b > 0:
+                raise invalid("sharing.param_budget", "be positive (a fraction of the natural size, or a count)", b)
+            if b > ABSOLUTE_BUDGET_ABOVE and b != int(b):
+                raise invalid("sharing.param_budget", f"be a whole parameter count when above {ABSOLUTE_BUDGET_ABOVE:g}", b)
+        if self.groups not in GROUPINGS:
+            raise invalid("sharing.groups", f"be one of {list(GROUPINGS)}", self.groups)
+        if self.num_groups is not None and self.num_groups < 1:
+            raise invalid("sharing.num_groups", "be at least 1", self.num_groups)
+        if self.warmup_epochs < 0:
+            raise invalid("sharing.warmup_epochs", "be >= 0", self.warmup_epochs)
+        if not 1 <= self.members <= 8:
+            raise invalid("sharing.members", "be in [1, 8]", self.members)
+
+    def budget_params(self, natural: int) -> int:
+        """The parameter budget as a count, given the supernet's natural parameter count."""
+        if self.param_budget is None:
+            return int(natural)
+        if self.param_budget > ABSOLUTE_BUDGET_ABOVE:
+            return int(self.param_budget)
+        return max(1, int(round(self.param_budget * natural)))
