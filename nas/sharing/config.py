@@ -28,6 +28,8 @@ class SharingConfig:
         warmup_epochs: Epochs of a mode's learned pre-phase (NPAS group warm-up, branching tree).
         members: Largest ensemble size K (ensembles search K in ``1..members``).
         shrink: Ensembles: diversity-guided space shrinking during supernet training.
+        templates: NPAS: templates cut from a bank per generated weight (coefficients per layer).
+        upsample: NPAS: how a bank smaller than a layer is enlarged: ``tile`` or ``interp``.
     """
 
     kind: str = "none"
@@ -37,6 +39,8 @@ class SharingConfig:
     warmup_epochs: int = 1
     members: int = 3
     shrink: bool = True
+    templates: int = 4
+    upsample: str = "tile"
 
     def __post_init__(self) -> None:
         if not self.kind or not isinstance(self.kind, str):
@@ -55,6 +59,10 @@ class SharingConfig:
             raise invalid("sharing.warmup_epochs", "be >= 0", self.warmup_epochs)
         if not 1 <= self.members <= 8:
             raise invalid("sharing.members", "be in [1, 8]", self.members)
+        if not 1 <= self.templates <= 64:
+            raise invalid("sharing.templates", "be in [1, 64]", self.templates)
+        if self.upsample not in ("tile", "interp"):
+            raise invalid("sharing.upsample", "be one of ['tile', 'interp']", self.upsample)
 
     def budget_params(self, natural: int) -> int:
         """The parameter budget as a count, given the supernet's natural parameter count."""

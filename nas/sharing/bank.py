@@ -1,0 +1,200 @@
+"""The ``bank`` weight source (NPAS / Shapeshifter Networks, DESIGN §4).
+
+Layers are mapped to parameter groups; each group owns one flat parameter bank. A layer's (max)
+weight is generated as a learned combination of ``T`` templates cut from its group's bank::
+
+    W_layer = sum_t alpha_layer[t] * template_t(bank_group)        (reshaped to the layer's shape)
+
+Templates are windows of the bank. When the bank is at least as large as the layer, the ``T``
+windows are spread evenly over it; when it is smaller, the bank is upsampled first: ``tile``
+reads it cyclically (window ``t`` starts at ``t * B / T``), ``interp`` linearly interpolates it to
+the layer's size and rolls it by ``t * n / T``.
+
+Budget rule (:class:`BankedSupernet`): the TOTAL of trainable parameters equals the budget
+exactly. Every parameter named ``weight`` with two or more dimensions (conv and linear weights)
+is generated from a bank; every other parameter (biases, BatchNorm affine) stays plain and is
+paid from the budget, as are the coefficients (``T`` per banked layer); the banks share what is
+left, in proportion to the natural size of their groups (largest remainder, so the sum is exact).
+
+Entangled slicing is unchanged: the supernet's elastic ops slice the generated max weight, which
+:class:`BankedSupernet` regenerates at the start of every forward pass (and before export).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas.errors import invalid
+from nas.space import Arch
+from nas.supernet.base import Supernet
+
+__all__ = ["UPSAMPLE", "BankedLayer", "BankedSupernet", "bank_weight", "banked_layers", "split_budget"]
+
+UPSAMPLE = ("tile", "interp")
+
+
+def bank_weight(bank: torch.Tensor, coefs: torch.Tensor, numel: int, upsample: str) -> torch.Tensor:
+    """Generates a flat weight of ``numel`` values from ``bank`` with template coefficients ``coefs``.
+
+    Standalone on purpose (only ``torch`` and ``F``): its source is copied into banked exports.
+
+    Args:
+        bank: The group's flat parameter bank, shape ``(B,)``.
+        coefs: The layer's template coefficients, shape ``(T,)``.
+        numel: Number of values of the generated weight.
+        upsample: ``tile`` or ``interp``: how a bank smaller than the layer is enlarged.
+    """
+    size, count = bank.shape[0], coefs.shape[0]
+    pos = torch.arange(numel, device=bank.device)
+    if size >= numel:
+        span = size - numel
+        starts = [(t * span) // max(1, count - 1) for t in range(count)]
+        index = torch.stack([pos + s for s in starts])
+        src = bank
+    elif upsample == "interp":
+        src = F.interpolate(bank.view(1, 1, size), size=numel, mode="linear", align_corners=True).view(numel)
+        index = torch.stack([(pos + (t * numel) // count) % numel for t in range(count)])
+    else:
+        index = torch.stack([(pos + (t * size) // count) % size for t in range(count)])
+        src = bank
+    return coefs @ src[index]
+
+
+@dataclass(frozen=True)
+class BankedLayer:
+    """One banked weight: where it lives in the supernet and what it draws on.
+
+    Attributes:
+        module: Path of the module owning the weight (e.g. ``blocks.3.conv``).
+        param: Name of the weight on that module (``weight``).
+        shape: Shape of the max weight.
+        kind: The owning module's class name (the ``type`` grouping uses it with the shape).
+        init_std: Standard deviation of the module's own initial weight (sets the coefficients' scale).
+    """
+
+    module: str
+    param: str
+    shape: tuple[int, ...]
+    kind: str
+    init_std: float
+
+    @property
+    def numel(self) -> int:
+        """Values in the max weight."""
+        return int(math.prod(self.shape))
+
+
+def banked_layers(net: nn.Module) -> list[BankedLayer]:
+    """The weights of ``net`` that a bank generates: every ``weight`` parameter with >= 2 dims."""
+    out = []
+    for path, module in net.named_modules():
+        p = module._parameters.get("weight")
+        if isinstance(p, nn.Parameter) and p.dim() >= 2:
+            out.append(BankedLayer(path, "weight", tuple(p.shape), type(module).__name__, float(p.detach().std())))
+    return out
+
+
+def split_budget(total: int, weights: list[int]) -> list[int]:
+    """Splits ``total`` into parts proportional to ``weights`` (largest remainder; each part >= 1).
+
+    Raises:
+        ConfigError: when ``total`` is smaller than the number of parts.
+    """
+    if total < len(weights):
+        raise invalid("sharing.param_budget", f"leave at least one bank parameter per group ({len(weights)} groups)", total)
+    spare = total - len(weights)
+    whole = sum(weights)
+    raw = [spare * w / whole for w in weights]
+    parts = [int(math.floor(r)) for r in raw]
+    order = sorted(range(len(weights)), key=lambda i: raw[i] - parts[i], reverse=True)
+    for i in order[: spare - sum(parts)]:
+        parts[i] += 1
+    return [p + 1 for p in parts]
+
+
+class BankedSupernet(Supernet):
+    """A supernet whose conv/linear max weights are generated from per-group parameter banks.
+
+    Args:
+        inner: The space's ordinary supernet (its banked weights are removed from it).
+        groups: Group index of each banked layer, in :func:`banked_layers` order (``0..G-1``).
+        budget: Total trainable parameters (exact).
+        templates: Templates per layer (``T``).
+        upsample: ``tile`` or ``interp``.
+        seed: Seed of the bank and coefficient initialisation (the module owns its generator).
+
+    Raises:
+        ConfigError: naming ``sharing.param_budget`` when the budget cannot pay for the plain
+            parameters, the coefficients and one bank value per group; or a bad mapping.
+    """
+
+    def __init__(self, inner: Supernet, groups: list[int], budget: int, templates: int = 4,
+                 upsample: str = "tile", seed: int = 0) -> None:
+        super().__init__(inner.space)
+        layers = banked_layers(inner)
+        if len(groups) != len(layers) or sorted(set(groups)) != list(range(len(set(groups)))):
+            raise invalid("sharing.groups", f"map {len(layers)} banked layers onto groups 0..G-1", groups)
+        if upsample not in UPSAMPLE:
+            raise invalid("sharing.upsample", f"be one of {list(UPSAMPLE)}", upsample)
+        if templates < 1:
+            raise invalid("sharing.templates", "be at least 1", templates)
+        self.natural = sum(p.numel() for p in inner.parameters() if p.requires_grad)
+        for layer in layers:
+            del inner.get_submodule(layer.module)._parameters[layer.param]
+        self.inner, self.layers, self.groups = inner, layers, list(groups)
+        self.templates, self.upsample, self.budget = templates, upsample, int(budget)
+        plain = sum(p.numel() for p in inner.parameters() if p.requires_grad)
+        n_groups = len(set(groups))
+        left = self.budget - plain - templates * len(layers)
+        if left < n_groups:
+            raise invalid("sharing.param_budget", f"be at least {plain + templates * len(layers) + n_groups} parameters "
+                          f"({plain} plain, {templates * len(layers)} coefficients, 1 per bank)", self.budget)
+        sizes = split_budget(left, [sum(l.numel for l, g in zip(layers, groups) if g == k) for k in range(n_groups)])
+        gen = torch.Generator().manual_seed(seed)
+        self.banks = nn.ParameterList([nn.Parameter(torch.randn(s, generator=gen)) for s in sizes])
+        self.coefs = nn.ParameterList([
+            nn.Parameter(torch.randn(templates, generator=gen) * (layer.init_std / math.sqrt(templates)))
+            for layer in layers])
+        self._materialize()
+
+    @property
+    def bank_sizes(self) -> list[int]:
+        """Values in each group's bank."""
+        return [int(b.numel()) for b in self.banks]
+
+    def layer_weight(self, i: int) -> torch.Tensor:
+        """The generated max weight of banked layer ``i``."""
+        layer = self.layers[i]
+        flat = bank_weight(self.banks[self.groups[i]], self.coefs[i], layer.numel, self.upsample)
+        return flat.view(layer.shape)
+
+    def _materialize(self) -> None:
+        for i, layer in enumerate(self.layers):
+            setattr(self.inner.get_submodule(layer.module), layer.param, self.layer_weight(i))
+
+    def coefficients(self) -> torch.Tensor:
+        """The layers' template coefficients, shape ``(layers, T)`` (detached)."""
+        return torch.stack([c.detach() for c in self.coefs])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        self._materialize()
+        return self.inner(x)
+
+    def _set_active(self, arch: Arch) -> None:
+        self.inner.set_arch(arch)
+
+    def _export(self, arch: Arch) -> nn.Module:
+        self._materialize()
+        return self.inner._export(arch)
+
+    def __getstate__(self) -> dict:
+        # Generated weights hang off the ops as plain tensors: pickle (Ray workers, deepcopy)
+        # needs them detached from the autograd graph.
+        with torch.no_grad():
+            self._materialize()
+        return super().__getstate__()
