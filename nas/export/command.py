@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
     which.add_argument("--trial", type=int_arg("--trial", minimum=0), help="trial number")
     which.add_argument("--arch-id", help="architecture id (12 hex digits)")
     which.add_argument("--pick", help='constraints and objectives, e.g. "latency_ms<=2,max:accuracy"')
-    p.add_argument("--format", default="pytorch,onnx", help="among pytorch,onnx,torchscript (default: pytorch,onnx)")
+    p.add_argument("--format", default="pytorch,onnx", help="among pytorch,onnx,torchscript,banked (default: pytorch,onnx)")
     p.add_argument("-o", "--out", help="export folder (default: <run>/exports/trial-<N>)")
     p.add_argument("--finetune-epochs", type=int_arg("--finetune-epochs", minimum=0), default=0,
                    help="fine-tune the exported model for E epochs (best validation epoch kept)")
@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
           f"(<= {v['equality']['atol']:g})")
     if "onnx" in v:
         print(f"  ONNX Runtime vs PyTorch: max |diff| {v['onnx']['max_abs_diff']:.3g} (<= {v['onnx']['atol']:g})")
+    if "banked" in v:
+        print(f"  banked (generated at load) vs supernet: max |diff| {v['banked']['max_abs_diff']:.3g}, "
+              f"{v['banked']['stored_params']} stored parameters for {v['banked']['materialised_params']} materialised")
     if "torchscript" in v:
         print(f"  TorchScript vs PyTorch: max |diff| {v['torchscript']['max_abs_diff']:.3g}")
     lat = v["latency"]

@@ -23,7 +23,7 @@ from nas.export.verify import max_abs_diff
 
 __all__ = ["FORMATS", "parse_formats", "write_onnx", "write_torchscript"]
 
-FORMATS = ("pytorch", "onnx", "torchscript")
+FORMATS = ("pytorch", "onnx", "torchscript", "banked")  # banked: NPAS runs, see nas.export.banked
 
 
 def parse_formats(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

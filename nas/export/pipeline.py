@@ -148,6 +148,8 @@ def export_arch(supernet: Supernet, task: Task, arch: Arch, out: str | Path, *, 
     if device not in DEVICES:
         raise invalid("--device", f"be one of {list(DEVICES)} (latency is measured in this process)", device)
     ft_cfg = FinetuneConfig(epochs=finetune_epochs, seed=finetune_seed)
+    if "banked" in fmts and ft_cfg.epochs:
+        raise invalid("--format", "leave out banked with --finetune-epochs (fine-tuning changes generated weights)", fmts)
     if check_size < 2:
         raise invalid("check_size", "be at least 2", check_size)
     target = check_target(out, force)
@@ -177,6 +179,10 @@ def export_arch(supernet: Supernet, task: Task, arch: Arch, out: str | Path, *, 
         save_file({"inputs": x.contiguous(), "outputs": final_out.contiguous(), "supernet_outputs": ref_out.contiguous()},
                   str(tmp / "check.safetensors"))
         verify.update(_formats(loaded, tmp, x, fmts))
+        if "banked" in fmts:  # NPAS runs: bank + coefficients, weights generated at load
+            from nas.export.banked import write_banked
+
+            verify["banked"] = write_banked(supernet, arch, static, tmp, x, ref_out)
         verify["latency"] = _latency(loaded, ref, task.input_shape, cfg.latency)
         metrics = {"accuracy": accuracy(loaded, task.val), "test_accuracy": accuracy(loaded, task.test)}
         info = {"space": supernet.space.name, "task": task.name, "arch": arch.to_dict(), "arch_id": arch.arch_id,

@@ -33,7 +33,7 @@ from nas.errors import invalid
 from nas.space import Arch
 from nas.supernet.base import Supernet
 
-__all__ = ["UPSAMPLE", "BankedLayer", "BankedSupernet", "bank_weight", "banked_layers", "split_budget"]
+__all__ = ["UPSAMPLE", "BankedLayer", "BankedSupernet", "bank_weight", "banked_layers", "split_budget", "trace_export"]
 
 UPSAMPLE = ("tile", "interp")
 
@@ -181,6 +181,18 @@ class BankedSupernet(Supernet):
         """The layers' template coefficients, shape ``(layers, T)`` (detached)."""
         return torch.stack([c.detach() for c in self.coefs])
 
+    def stored_params(self, arch: Arch) -> int:
+        """Parameters a compact (banked) export of ``arch`` stores: the banks and coefficients it
+        draws on, plus its plain (not generated) parameters."""
+        static, generated = trace_export(self, arch)
+        used = {i for i, _ in generated.values()}
+        plain = sum(p.numel() for n, p in static.named_parameters() if n not in generated)
+        return sum(self.bank_sizes[g] for g in {self.groups[i] for i in used}) + self.templates * len(used) + plain
+
+    def subnet_metrics(self, arch: Arch) -> dict[str, float]:
+        """Metrics the ``npas`` mode adds to every evaluation (read by the evaluator)."""
+        return {"params_stored": float(self.stored_params(arch))}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         self._materialize()
         return self.inner(x)
@@ -198,3 +210,55 @@ class BankedSupernet(Supernet):
         with torch.no_grad():
             self._materialize()
         return super().__getstate__()
+
+
+def trace_export(net: BankedSupernet, arch: Arch) -> tuple[nn.Module, dict[str, tuple[int, list[tuple[int, int]]]]]:
+    """Which part of which banked max weight each weight of ``arch``'s exported module is.
+
+    Exports ``arch`` once with every banked max weight replaced by its element indices (offset per
+    layer), then reads each exported weight back as a box of index ranges of one layer.
+
+    Returns:
+        The traced static module (its values are indices, not weights) and, per exported
+        parameter name that a bank generates, ``(layer index, [(start, stop) per dimension])``.
+
+    Raises:
+        ConfigError: when the banked layers hold too many values to be traced exactly in float32.
+    """
+    starts, total = [], 0
+    for layer in net.layers:
+        starts.append(total)
+        total += layer.numel
+    if total >= 2**24:
+        raise invalid("supernet", "hold under 2**24 banked weight values to trace its exports", total)
+    with torch.no_grad():
+        for layer, s in zip(net.layers, starts):
+            index = torch.arange(s, s + layer.numel, dtype=torch.float32).view(layer.shape)
+            setattr(net.inner.get_submodule(layer.module), layer.param, index)
+        try:
+            with net.activate(arch):
+                static = net.inner._export(arch)
+        finally:
+            net._materialize()
+    found: dict[str, tuple[int, list[tuple[int, int]]]] = {}
+    for name, p in static.named_parameters():
+        box = _as_box(p.detach(), net.layers, starts) if p.dim() >= 2 else None
+        if box is not None:
+            found[name] = box
+    return static, found
+
+
+def _as_box(values: torch.Tensor, layers: list[BankedLayer], starts: list[int]) -> tuple[int, list[tuple[int, int]]] | None:
+    lo = float(values.min())
+    i = max((k for k, s in enumerate(starts) if s <= lo), default=None)
+    if i is None or lo != int(lo):
+        return None
+    local = values.double() - starts[i]
+    shape = layers[i].shape
+    first = torch.unravel_index(torch.tensor(int(local.min())), shape)
+    last = torch.unravel_index(torch.tensor(int(local.max())), shape)
+    ranges = [(int(a), int(b) + 1) for a, b in zip(first, last)]
+    box = torch.arange(layers[i].numel, dtype=torch.float64).view(shape)[tuple(slice(a, b) for a, b in ranges)]
+    if box.shape != local.shape or not torch.equal(box, local):
+        return None
+    return i, ranges
