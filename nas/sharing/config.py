@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nas.errors import invalid
 
@@ -30,6 +30,10 @@ class SharingConfig:
         shrink: Ensembles: diversity-guided space shrinking during supernet training.
         templates: NPAS: templates cut from a bank per generated weight (coefficients per layer).
         upsample: NPAS: how a bank smaller than a layer is enlarged: ``tile`` or ``interp``.
+        split_epochs: GM splits: epochs at whose start the supernet splits (empty: half-way).
+        split_labels: GM splits: candidate layers (empty: every unconditional choice).
+        gm_batches: GM splits: batches each choice's gradient is averaged over.
+        max_subnets: GM splits: largest number of sub-supernets.
     """
 
     kind: str = "none"
@@ -41,6 +45,10 @@ class SharingConfig:
     shrink: bool = True
     templates: int = 4
     upsample: str = "tile"
+    split_epochs: list[int] = field(default_factory=list)
+    split_labels: list[str] = field(default_factory=list)
+    gm_batches: int = 4
+    max_subnets: int = 4
 
     def __post_init__(self) -> None:
         if not self.kind or not isinstance(self.kind, str):
@@ -59,6 +67,12 @@ class SharingConfig:
             raise invalid("sharing.warmup_epochs", "be >= 0", self.warmup_epochs)
         if not 1 <= self.members <= 8:
             raise invalid("sharing.members", "be in [1, 8]", self.members)
+        if any(int(e) < 0 for e in self.split_epochs):
+            raise invalid("sharing.split_epochs", "hold epochs >= 0", self.split_epochs)
+        if not 1 <= self.gm_batches <= 256:
+            raise invalid("sharing.gm_batches", "be in [1, 256]", self.gm_batches)
+        if not 2 <= self.max_subnets <= 16:
+            raise invalid("sharing.max_subnets", "be in [2, 16]", self.max_subnets)
         if not 1 <= self.templates <= 64:
             raise invalid("sharing.templates", "be in [1, 64]", self.templates)
         if self.upsample not in ("tile", "interp"):
