@@ -117,6 +117,11 @@ def split_budget(total: int, weights: list[int]) -> list[int]:
     return [p + 1 for p in parts]
 
 
+def _rms(stds: list[tuple[float, int]]) -> float:
+    """Root mean square of standard deviations weighted by sizes (a shared bank's initial scale)."""
+    return math.sqrt(sum(s * s * n for s, n in stds) / sum(n for _, n in stds)) or 1.0
+
+
 class BankedSupernet(Supernet):
     """A supernet whose conv/linear max weights are generated from per-group parameter banks.
 
@@ -155,11 +160,14 @@ class BankedSupernet(Supernet):
             raise invalid("sharing.param_budget", f"be at least {plain + templates * len(layers) + n_groups} parameters "
                           f"({plain} plain, {templates * len(layers)} coefficients, 1 per bank)", self.budget)
         sizes = split_budget(left, [sum(l.numel for l, g in zip(layers, groups) if g == k) for k in range(n_groups)])
+        # Banks start on the scale of their layers' own initial weights (so that Adam's steps move
+        # them as fast as ordinary weights); coefficients then restore each layer's own scale.
+        scale = [_rms([(l.init_std, l.numel) for l, g in zip(layers, groups) if g == k]) for k in range(n_groups)]
         gen = torch.Generator().manual_seed(seed)
-        self.banks = nn.ParameterList([nn.Parameter(torch.randn(s, generator=gen)) for s in sizes])
+        self.banks = nn.ParameterList([nn.Parameter(torch.randn(s, generator=gen) * sc) for s, sc in zip(sizes, scale)])
         self.coefs = nn.ParameterList([
-            nn.Parameter(torch.randn(templates, generator=gen) * (layer.init_std / math.sqrt(templates)))
-            for layer in layers])
+            nn.Parameter(torch.randn(templates, generator=gen) * (layer.init_std / scale[g] / math.sqrt(templates)))
+            for layer, g in zip(layers, groups)])
         self._materialize()
 
     @property
