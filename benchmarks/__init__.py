@@ -26,4 +26,5 @@ BENCHMARKS: dict[str, str] = {
     "overhead": "benchmarks.overhead",
     "export_latency": "benchmarks.export_latency",
     "dashboard_load": "benchmarks.dashboard_load",
+    "npas": "benchmarks.npas",
 }
