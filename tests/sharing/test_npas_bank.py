@@ -1,0 +1,94 @@
+"""The `bank` weight source: exact budgets, gradients, template generation, slicing, pickling."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from nas.errors import ConfigError
+from nas.sharing.bank import BankedSupernet, bank_weight, banked_layers, split_budget
+from tests.sharing.npas_helpers import natural_size, tiny_banked, tiny_cnn1d
+
+
+def _trainable(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("how", ["type", "random", "single"])
+@pytest.mark.parametrize("fraction", [0.1, 0.25, 1.0, 2.0])
+def test_trainable_parameter_count_equals_the_budget_exactly(mnist1d_task, how, fraction):
+    net = tiny_banked(mnist1d_task, fraction, how)
+    budget = int(round(fraction * natural_size(mnist1d_task)))
+    assert net.budget == budget
+    assert _trainable(net) == budget
+    assert sum(net.bank_sizes) + sum(c.numel() for c in net.coefs) + _trainable(net.inner) == budget
+
+
+def test_an_absolute_budget_is_met_exactly_and_a_too_small_one_is_refused(mnist1d_task):
+    inner = tiny_cnn1d(mnist1d_task)
+    groups = [0] * len(banked_layers(inner))
+    assert _trainable(BankedSupernet(inner, groups, 1234)) == 1234
+    with pytest.raises(ConfigError, match="sharing.param_budget"):
+        BankedSupernet(tiny_cnn1d(mnist1d_task), groups, 50)
+
+
+def test_gradients_reach_every_bank_and_every_coefficient(mnist1d_task):
+    net = tiny_banked(mnist1d_task, 0.25, "random")
+    x, y = mnist1d_task.train.x[:16], mnist1d_task.train.y[:16]
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    for p in [*net.banks, *net.coefs]:
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+
+
+def test_templates_tile_interpolate_or_window_the_bank():
+    bank = torch.tensor([0.0, 1.0, 2.0])
+    # bank smaller than the layer, tiled: template t reads the bank cyclically from t * B / T
+    assert bank_weight(bank, torch.tensor([1.0, 0.0]), 5, "tile").tolist() == [0, 1, 2, 0, 1]
+    assert bank_weight(bank, torch.tensor([0.0, 1.0]), 5, "tile").tolist() == [1, 2, 0, 1, 2]
+    # interpolated to the layer's size, then rolled by t * n / T
+    assert bank_weight(bank, torch.tensor([1.0, 0.0]), 5, "interp").tolist() == [0, 0.5, 1, 1.5, 2]
+    assert bank_weight(bank, torch.tensor([0.0, 1.0]), 5, "interp").tolist() == [1, 1.5, 2, 0, 0.5]
+    # a bank at least as large as the layer: windows spread evenly, combined linearly
+    big = torch.arange(6.0)
+    assert bank_weight(big, torch.tensor([1.0, 1.0, 1.0]), 4, "tile").tolist() == [3, 6, 9, 12]
+
+
+def test_split_budget_is_exact_proportional_and_refuses_too_little():
+    parts = split_budget(1000, [10, 30, 60])
+    assert sum(parts) == 1000 and parts[0] < parts[1] < parts[2]
+    assert split_budget(3, [5, 5, 5]) == [1, 1, 1]
+    with pytest.raises(ConfigError, match="sharing.param_budget"):
+        split_budget(2, [1, 1, 1])
+
+
+def test_a_subnet_slices_the_generated_max_weight(mnist1d_task):
+    net = tiny_banked(mnist1d_task, 0.5, "type").eval()
+    arch = net.min_arch()
+    static = net.export(arch)
+    stem = net.layer_weight(0).detach()  # stem.conv: (max_out, in, k_max) -> width 4, kernel 5 (fixed stem)
+    assert torch.equal(static.stem.conv.weight, stem[:4])
+    x = mnist1d_task.val.x[:8]
+    with net.activate(arch), torch.no_grad():
+        assert torch.allclose(static(x), net(x), atol=1e-5)
+
+
+def test_pickled_supernet_gives_the_same_outputs(mnist1d_task):
+    net = tiny_banked(mnist1d_task, 0.25, "type").eval()
+    x = mnist1d_task.val.x[:8]
+    net(x)  # leaves generated weights attached to the autograd graph: pickling must cope
+    again = pickle.loads(pickle.dumps(net))
+    with torch.no_grad():
+        assert torch.equal(again(x), net(x))
+
+
+def test_params_stored_of_the_max_arch_is_the_budget_and_smaller_subnets_store_less(mnist1d_task):
+    net = tiny_banked(mnist1d_task, 0.25, "type")
+    assert net.stored_params(net.max_arch()) == net.budget
+    small = net.subnet_metrics(net.min_arch())["params_stored"]
+    assert small < net.budget
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        assert net.stored_params(net.space.sample(rng)) <= net.budget
