@@ -26,5 +26,6 @@ BENCHMARKS: dict[str, str] = {
     "overhead": "benchmarks.overhead",
     "export_latency": "benchmarks.export_latency",
     "dashboard_load": "benchmarks.dashboard_load",
+    "gm-split": "benchmarks.gm_split",
     "npas": "benchmarks.npas",
 }

@@ -104,17 +104,23 @@ class GMTrainer:
             split = best_split(sub, self.settings.labels, data, rng, seed=derive_seed(self.seed, 300 + epoch, index))
             if split is None:
                 continue
-            parent = self.trainers[index]
-            child = self.net.split(index, split.label, split.groups)
-            trainer = _SubTrainer(self.net.sub(child), self.task, self.config, derive_seed(self.seed, child))
-            trainer.inherit(parent)
-            self.trainers.append(trainer)
-            entry = {"epoch": epoch, "parent": index, "child": child, **split.to_dict()}
-            self.net.history.append(entry)
+            entry = self.split(index, split, epoch)
             done.append(split)
             if on_split is not None:
                 on_split(entry)
         return done
+
+    def split(self, index: int, split: LayerSplit, epoch: int) -> dict[str, Any]:
+        """Splits sub-supernet ``index`` as ``split`` says; the new child's trainer inherits the
+        parent's optimiser state, counters and generators. Returns the history record."""
+        child = self.net.split(index, split.label, split.groups)  # checks the index and the groups
+        parent = self.trainers[index]
+        trainer = _SubTrainer(self.net.sub(child), self.task, self.config, derive_seed(self.seed, child))
+        trainer.inherit(parent)
+        self.trainers.append(trainer)
+        entry = {"epoch": epoch, "parent": index, "child": child, **split.to_dict()}
+        self.net.history.append(entry)
+        return entry
 
     def fit(self, checkpoint: Path | None = None, on_epoch: Callable[[EpochStats], None] | None = None,
             on_split: Callable[[dict[str, Any]], None] | None = None) -> list[EpochStats]:
