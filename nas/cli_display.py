@@ -13,7 +13,7 @@ from rich.table import Table
 
 from nas.catalog import SPACES
 from nas.results import front_frame, objectives_of, run_summary
-from nas.runner import Hooks, config_of
+from nas.runner import Hooks, config_of, run_spec
 from nas.search.loop import Progress as LoopProgress
 from nas.store import RunStore
 from nas.train import EpochStats
@@ -85,6 +85,8 @@ def front_table(store: RunStore) -> pd.DataFrame:
         return pd.DataFrame(columns=["trial", "arch_id", "choices"])
     cfg = config_of(store)
     spec = SPACES.get(cfg.space, "space")
+    if spec.trainable:
+        spec = run_spec(store)  # a sharing mode may search a derived space (e.g. cnn1d+branching)
     space = spec.build_space()
     out = pd.DataFrame({
         "trial": front["trial"].astype(int),

@@ -40,6 +40,9 @@ class Task:
         input_shape: Shape of one input, without the batch dimension (e.g. ``(1, 40)``).
         num_classes: Number of target classes.
         train, val, test: The splits; search scores on ``val``, reports ``test``.
+        heads: Multi-task tasks: ``(name, classes)`` of each task head, in output order; targets
+            are ``(N, T)`` and a model's output is the concatenation of the heads' logits
+            (``num_classes`` = their sum; see :mod:`nas.multitask`). Empty for one task.
     """
 
     name: str
@@ -48,15 +51,18 @@ class Task:
     train: Split
     val: Split
     test: Split
+    heads: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A registered task: a loader and a description."""
+    """A registered task: a loader, a description and, for multi-task tasks, its head names
+    (known before loading, so that ``acc_<head>`` metrics validate as objectives)."""
 
     name: str
     load: Callable[[int], Task]
     description: str = ""
+    heads: tuple[str, ...] = ()
 
 
 TASKS: Registry[TaskSpec] = Registry("task")

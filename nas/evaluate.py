@@ -88,8 +88,13 @@ class MeasuredLatency:
 
 
 @torch.no_grad()
-def accuracy(module: nn.Module, split: Split, batch_size: int = 1000) -> float:
-    """Top-1 accuracy in percent of ``module`` (eval mode) on ``split``."""
+def accuracy(module: nn.Module, split: Split, batch_size: int = 1000, heads: tuple[tuple[str, int], ...] = ()) -> float:
+    """Top-1 accuracy in percent of ``module`` (eval mode) on ``split`` (with ``heads``, a multi-task
+    task's: the mean of the heads' accuracies, see :mod:`nas.multitask`)."""
+    if heads:
+        from nas.multitask import head_accuracies
+
+        return head_accuracies(module, split, heads, batch_size)["accuracy"]
     module.eval()
     correct = 0
     for i in range(0, len(split), batch_size):
@@ -146,11 +151,17 @@ class Evaluator:
         """
         t0 = time.perf_counter()
         module = self.static_subnet(arch, seed)
-        metrics: Metrics = {"accuracy": accuracy(module, self.task.val)}
-        if self.task.val.y.dim() > 1:  # sequence targets (a language model): bits per character
+        heads = self.task.heads
+        if heads:  # multi-task: acc_<head> per head, accuracy = their mean
+            from nas.multitask import head_accuracies
+
+            metrics: Metrics = head_accuracies(module, self.task.val, heads)
+        else:
+            metrics = {"accuracy": accuracy(module, self.task.val)}
+        if self.task.val.y.dim() > 1 and not heads:  # sequence targets (a language model): bits per character
             metrics["bpc"] = bits_per_token(module, self.task.val)
         if self.config.score_test:
-            metrics["test_accuracy"] = accuracy(module, self.task.test)
+            metrics["test_accuracy"] = accuracy(module, self.task.test, heads=heads)
         metrics["params"] = float(count_params(module))
         metrics["macs"] = float(count_macs(module, self.task.input_shape))
         extra = getattr(self.supernet, "subnet_metrics", None)

@@ -25,6 +25,7 @@ from nas.config import SearchConfig, _build, config_to_dict
 from nas.data import TASKS, Task
 from nas.errors import ConfigError, RunStoreError
 from nas.evaluate import Evaluator
+from nas.multitask import head_metrics
 from nas.execution.base import Executor
 from nas.execution.local import LocalExecutor
 from nas.results import front_payload
@@ -70,10 +71,11 @@ def check_names(cfg: SearchConfig) -> tuple[SpaceSpec, str]:
     """
     spec = SPACES.get(cfg.space, "space")
     task = cfg.task or spec.default_task
-    if task not in spec.tasks:
-        raise ConfigError(f"`task` must be one of {list(spec.tasks)} for space `{spec.name}`, got {task!r}")
-    if spec.trainable:
-        TASKS.get(task, "task")
+    tasks = sharing_mode(cfg).tasks(spec) if spec.trainable else spec.tasks
+    if task not in tasks:
+        raise ConfigError(f"`task` must be one of {list(tasks)} for space `{spec.name}`"
+                          f"{'' if cfg.sharing.kind == 'none' else ' with sharing ' + repr(cfg.sharing.kind)}, got {task!r}")
+    heads = TASKS.get(task, "task").heads if spec.trainable else ()
     STRATEGIES.get(cfg.strategy, "strategy")
     if spec.trainable and cfg.device not in spec.devices:
         from nas.profiling.devices import parse_device
@@ -88,6 +90,7 @@ def check_names(cfg: SearchConfig) -> tuple[SpaceSpec, str]:
                               f"space `{spec.name}`")
         mode.check(spec, task, cfg)
     metrics = tuple(spec.metrics) + tuple(m for m in mode.extra_metrics if m not in spec.metrics)
+    metrics += tuple(m for m in head_metrics(heads) if m not in metrics)  # acc_<head> of multi-task tasks
     parse_objectives(cfg.objectives, metrics)
     for c in cfg.constraints:
         parse_constraint(c, metrics)

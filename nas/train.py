@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from nas.checkpoint import load_checkpoint, save_checkpoint
 from nas.data import Task, batches
 from nas.errors import invalid
+from nas.multitask import multitask_distill, multitask_loss
 from nas.space import Arch
 from nas.supernet.base import Supernet
 from nas.supernet.progressive import PHASES, dimension_kind, phase_of, progressive_sample
@@ -155,7 +156,7 @@ class Trainer:
             self.opt.zero_grad(set_to_none=True)
             self.net.set_arch(self.net.max_arch())
             logits = self.net(x)
-            loss_max = F.cross_entropy(logits, y)
+            loss_max = self._label_loss(logits, y)
             loss_max.backward()
             teacher = logits.detach()
             subs = [self._smallest()] + [self._sample() for _ in range(cfg.num_random)]
@@ -186,10 +187,17 @@ class Trainer:
                   for k, v in self.net.space.min_values().items()}
         return self.net.space.make(values)
 
+    def _label_loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.task.heads:  # multi-task: the sum of the heads' losses (nas.multitask)
+            return multitask_loss(out, y, self.task.heads)
+        return F.cross_entropy(out, y)
+
     def _sub_loss(self, out: torch.Tensor, y: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         if not self.config.distill:
-            return F.cross_entropy(out, y)
+            return self._label_loss(out, y)
         t = self.config.kd_temperature
+        if self.task.heads:
+            return multitask_distill(out, teacher, self.task.heads, t)
         soft = F.softmax(teacher / t, dim=1)
         # Mean per prediction: per sample for (B, C) logits, per position for (B, C, T) sequences.
         per = out.numel() // out.shape[1]

@@ -89,4 +89,11 @@ def load_run_for_export(run: str, runs_dir: str | Path, *, trial: int | None, ar
     provenance = {"run_id": store.run_id, "trial": int(row["trial"]), "seeds": seeds,
                   "versions": manifest.get("versions", {})}
     return ExportContext(net, task, arch, target, int(row.get("seed", 0)), int(seeds.get("run", 0)), run_cfg.eval,
-                         provenance, _numbers(row), spec.describe(arch))
+                         provenance, _numbers(row), _describe(store, arch))
+
+
+def _describe(store: RunStore, arch: Arch) -> str:
+    """Short form of ``arch`` in the space the run searched (a sharing mode may derive one)."""
+    from nas.runner import run_spec
+
+    return run_spec(store).describe(arch)

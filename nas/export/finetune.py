@@ -19,6 +19,7 @@ from torch import nn
 from nas.data import Task, batches
 from nas.errors import invalid
 from nas.evaluate import accuracy
+from nas.multitask import multitask_loss
 
 __all__ = ["FinetuneConfig", "FinetuneReport", "finetune"]
 
@@ -86,7 +87,7 @@ def finetune(model: nn.Module, task: Task, config: FinetuneConfig) -> FinetuneRe
         task: The task (train split for training, validation to choose, test reported).
         config: The recipe.
     """
-    val0, test0 = accuracy(model, task.val), accuracy(model, task.test)
+    val0, test0 = accuracy(model, task.val, heads=task.heads), accuracy(model, task.test, heads=task.heads)
     best_val, best_state, kept = val0, copy.deepcopy(model.state_dict()), 0
     gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -98,13 +99,13 @@ def finetune(model: nn.Module, task: Task, config: FinetuneConfig) -> FinetuneRe
             for group in opt.param_groups:
                 group["lr"] = _lr(config, step, total)
             opt.zero_grad(set_to_none=True)
-            _loss(model(x), y).backward()
+            (multitask_loss(model(x), y, task.heads) if task.heads else _loss(model(x), y)).backward()
             opt.step()
             step += 1
-        val = accuracy(model, task.val)
+        val = accuracy(model, task.val, heads=task.heads)
         per_epoch.append(val)
         if val > best_val:
             best_val, best_state, kept = val, copy.deepcopy(model.state_dict()), epoch
     model.load_state_dict(best_state)
     model.eval()
-    return FinetuneReport(config.epochs, val0, test0, best_val, accuracy(model, task.test), kept, per_epoch)
+    return FinetuneReport(config.epochs, val0, test0, best_val, accuracy(model, task.test, heads=task.heads), kept, per_epoch)

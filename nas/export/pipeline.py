@@ -184,7 +184,8 @@ def export_arch(supernet: Supernet, task: Task, arch: Arch, out: str | Path, *, 
 
             verify["banked"] = write_banked(supernet, arch, static, tmp, x, ref_out)
         verify["latency"] = _latency(loaded, ref, task.input_shape, cfg.latency)
-        metrics = {"accuracy": accuracy(loaded, task.val), "test_accuracy": accuracy(loaded, task.test)}
+        metrics = {"accuracy": accuracy(loaded, task.val, heads=task.heads),
+                   "test_accuracy": accuracy(loaded, task.test, heads=task.heads)}
         info = {"space": supernet.space.name, "task": task.name, "arch": arch.to_dict(), "arch_id": arch.arch_id,
                 "summary": summary or arch.short(), "params": count_params(loaded),
                 "macs": count_macs(loaded, task.input_shape), "metrics": metrics, "recorded": dict(recorded or {}),

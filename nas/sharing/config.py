@@ -34,6 +34,10 @@ class SharingConfig:
         split_labels: GM splits: candidate layers (empty: every unconditional choice).
         gm_batches: GM splits: batches each choice's gradient is averaged over.
         max_subnets: GM splits: largest number of sub-supernets.
+        tree_nodes: Branching: nodes per layer of the tree design space, bottom up (e.g. ``[1, 2, 4]``;
+            the task heads pick their parents in the last layer).
+        tree_epochs: Branching: Gumbel-softmax epochs after the ``warmup_epochs`` (logits frozen).
+        tree_width: Branching: channels of every node while the tree is learned.
     """
 
     kind: str = "none"
@@ -49,6 +53,9 @@ class SharingConfig:
     split_labels: list[str] = field(default_factory=list)
     gm_batches: int = 4
     max_subnets: int = 4
+    tree_nodes: list[int] = field(default_factory=lambda: [1, 2, 4])
+    tree_epochs: int = 3
+    tree_width: int = 16
 
     def __post_init__(self) -> None:
         if not self.kind or not isinstance(self.kind, str):
@@ -73,6 +80,12 @@ class SharingConfig:
             raise invalid("sharing.gm_batches", "be in [1, 256]", self.gm_batches)
         if not 2 <= self.max_subnets <= 16:
             raise invalid("sharing.max_subnets", "be in [2, 16]", self.max_subnets)
+        if not 1 <= len(self.tree_nodes) <= 6 or any(int(n) < 1 or int(n) > 16 for n in self.tree_nodes):
+            raise invalid("sharing.tree_nodes", "list 1 to 6 layers of 1 to 16 nodes each", self.tree_nodes)
+        if self.tree_epochs < 0:
+            raise invalid("sharing.tree_epochs", "be >= 0", self.tree_epochs)
+        if not 4 <= self.tree_width <= 256:
+            raise invalid("sharing.tree_width", "be in [4, 256]", self.tree_width)
         if not 1 <= self.templates <= 64:
             raise invalid("sharing.templates", "be in [1, 64]", self.templates)
         if self.upsample not in ("tile", "interp"):

@@ -88,6 +88,10 @@ class SharingMode:
     description = "weight entanglement only: subnets slice one set of weights"
     extra_metrics: tuple[str, ...] = ()
 
+    def tasks(self, spec: SpaceSpec) -> tuple[str, ...]:
+        """Names of the tasks the mode can run ``spec`` on (default: the space's own tasks)."""
+        return spec.tasks
+
     def check(self, spec: SpaceSpec, task_name: str, cfg: SearchConfig) -> None:
         """Raises :class:`ConfigError` when the mode cannot run on this space/task/config."""
 
