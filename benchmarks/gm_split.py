@@ -48,29 +48,35 @@ def _log(msg: str) -> None:
 
 
 def _ground_truth(space: Any, build: Any, task: Any, archs: list[Any], cfg: Any, seeds: list[int], path: str,
-                  key: dict[str, Any]) -> tuple[np.ndarray, bool]:
-    """Stand-alone accuracies ``(n_seeds, n_archs)``, read from ``path`` when its key matches."""
-    from benchmarks.ranking import train_standalone
+                  key: dict[str, Any]) -> tuple[np.ndarray, int]:
+    """Stand-alone accuracies ``(n_seeds, n_archs)``; seeds already in ``path`` (same key and archs)
+    are reused, each new seed is added to it as soon as it is done. Returns them and the reused count."""
+    from benchmarks.ranking import _write_json, train_standalone
     from nas.evaluate import accuracy
     from nas.supernet.base import seeded_build
 
+    ids = [a.arch_id for a in archs]
+    done: list[list[float]] = []
     file = Path(path)
     if file.exists():
         saved = json.loads(file.read_text())
-        if saved.get("key") == key and [r["arch_id"] for r in saved["archs"]] == [a.arch_id for a in archs]:
-            return np.array([r["standalone"] for r in saved["archs"]]).T, True
-        _log(f"ground truth {path} was measured with other settings: retraining")
-    acc = np.zeros((len(seeds), len(archs)))
-    for si, seed in enumerate(seeds):
+        if saved.get("key") == key and saved.get("arch_ids") == ids:
+            done = [list(map(float, row)) for row in saved.get("accuracy", [])][: len(seeds)]
+        else:
+            _log(f"ground truth {path} was measured with other settings: retraining")
+    reused = len(done)
+    for seed in seeds[reused:]:
         net = seeded_build(lambda: build(space, task), seed)
+        row = []
         for ai, arch in enumerate(archs):
-            acc[si, ai] = accuracy(train_standalone(net.export(arch), task, cfg, seed + ai), task.val)
-        _log(f"stand-alone seed {seed}: mean {acc[si].mean():.2f}%")
-    from benchmarks.ranking import _write_json
-
-    _write_json({"key": key, "archs": [{"arch_id": a.arch_id, "arch": a.to_dict(), "standalone": acc[:, i].tolist()}
-                                       for i, a in enumerate(archs)]}, path)
-    return acc, False
+            row.append(accuracy(train_standalone(net.export(arch), task, cfg, seed + ai), task.val))
+            if (ai + 1) % 16 == 0:
+                _log(f"stand-alone seed {seed}: {ai + 1}/{len(archs)} archs")
+        done.append(row)
+        _write_json({"key": key, "arch_ids": ids, "archs": [a.to_dict() for a in archs], "seeds": seeds[: len(done)],
+                     "accuracy": done}, path)
+        _log(f"stand-alone seed {seed}: mean {np.mean(row):.2f}%")
+    return np.array(done), reused
 
 
 def _exhaustive_trainer(label: str) -> type:
@@ -158,7 +164,7 @@ def _cell_part(opts: dict[str, Any]) -> dict[str, Any]:
     key = {"space": "cell1d", "epochs": opts["standalone_epochs"], "seeds": opts["standalone_seeds"],
            "train_samples": len(task.train), "val_samples": len(task.val), "batch_size": opts["batch_size"], "lr": opts["lr"]}
     t0 = time.perf_counter()
-    sa, cached = _ground_truth(space, build, task, archs, sa_cfg,
+    sa, reused = _ground_truth(space, build, task, archs, sa_cfg,
                                [derive_seed(opts["seed"], 20, i) for i in range(opts["standalone_seeds"])],
                                opts["ground_truth"], key)
     t_sa = time.perf_counter() - t0
@@ -181,7 +187,7 @@ def _cell_part(opts: dict[str, Any]) -> dict[str, Any]:
     taus = {v: [r["kendall_tau"] for r in rows] for v, rows in per_seed.items()}
     gain = [g - o for g, o in zip(taus["gm"], taus["one_shot"])]
     return {
-        "archs": len(archs), "standalone_cached": cached, "standalone_seconds": t_sa,
+        "archs": len(archs), "standalone_seeds_reused": reused, "standalone_seconds": t_sa,
         "standalone_range": [float(mean.min()), float(mean.max())], "noise_ceiling_tau": float(np.mean(ceiling)),
         "kendall_tau": {v: _summary(t) | {"per_seed": t} for v, t in taus.items()},
         "gm_minus_one_shot": _summary(gain) | {"per_seed": gain, "seeds_better": int(sum(g > 0 for g in gain))},
@@ -234,11 +240,11 @@ def _cnn1d_part(opts: dict[str, Any]) -> dict[str, Any]:
             "kendall_tau": {v: _summary(t) | {"per_seed": t} for v, t in taus.items()}, "runs": runs}
 
 
-def run(epochs: int = 10, split_epoch: int = 5, seeds: int = 5, standalone_epochs: int = 8, standalone_seeds: int = 2,
+def run(epochs: int = 8, split_epoch: int = 4, seeds: int = 5, standalone_epochs: int = 6, standalone_seeds: int = 2,
         train_samples: int = 2000, val_samples: int = 1500, batch_size: int = 128, lr: float = 5e-3, num_random: int = 1,
         gm_batches: int = 4, calib_batches: int = 8, exhaustive_label: str = "", seed: int = 0,
         ground_truth: str = "benchmarks/results/gm_split_ground_truth.json",
-        cnn1d: bool = True, cnn1d_epochs: int = 12, cnn1d_seeds: int = 2, cnn1d_bn_per_width: bool = True,
+        cnn1d: bool = True, cnn1d_epochs: int = 8, cnn1d_seeds: int = 2, cnn1d_bn_per_width: bool = True,
         cnn1d_reuse: str = "benchmarks/results/ranking_cnn1d_w4-16_bnpw.json", target_gain: float = 0.05,
         out: str | None = None) -> dict[str, Any]:
     """Measures Kendall tau of one-shot, exhaustive-split, gm-split and random-split supernets.
