@@ -66,8 +66,8 @@ class TemperatureSchedule:
         anneal_steps: Steps of the Gumbel phase over which it decays.
     """
 
-    tau0: float = 5.0
-    tau_min: float = 0.5
+    tau0: float = 2.0
+    tau_min: float = 0.2
     warmup_steps: int = 0
     anneal_steps: int = 1
 
@@ -103,9 +103,9 @@ class TreeLearnConfig:
     epochs: int = 3
     batch_size: int = 128
     lr: float = 5e-3
-    arch_lr: float = 0.05
-    tau0: float = 5.0
-    tau_min: float = 0.5
+    arch_lr: float = 0.1
+    tau0: float = 2.0
+    tau_min: float = 0.2
 
     def __post_init__(self) -> None:
         if not self.nodes or min(self.nodes) < 1:

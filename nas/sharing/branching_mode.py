@@ -22,6 +22,8 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
+import torch
+
 from nas.catalog import SpaceSpec
 from nas.data import TASKS, Task
 from nas.errors import ConfigError
@@ -95,8 +97,14 @@ class BranchingMode(SharingMode):
                                  warmup_epochs=s.warmup_epochs, epochs=s.tree_epochs,
                                  batch_size=ctx.cfg.train.batch_size, lr=ctx.cfg.train.lr)
         ctx.stage("branching", nodes=list(config.nodes), warmup_epochs=config.warmup_epochs, epochs=config.epochs)
-        result = learn_tree(ctx.task, config, ctx.train_seed,
-                            on_epoch=lambda stats: ctx.store.event("branching-epoch", **stats))
+        threads = torch.get_num_threads()
+        if ctx.cfg.train.threads:  # the trainer's thread setting holds for the learned phase too
+            torch.set_num_threads(ctx.cfg.train.threads)
+        try:
+            result = learn_tree(ctx.task, config, ctx.train_seed,
+                                on_epoch=lambda stats: ctx.store.event("branching-epoch", **stats))
+        finally:
+            torch.set_num_threads(threads)
         ctx.store.write_json(TREE_FILE, result.to_dict())
         layer, labels = result.tree.first_split()
         ctx.store.event("branching-tree", tree=result.tree.to_dict(), first_split=layer, partition=list(labels),
