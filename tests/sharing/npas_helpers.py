@@ -29,3 +29,27 @@ def tiny_banked(task, fraction: float = 0.25, how: str = "type", seed: int = 0, 
     groups = make_groups(how, banked_layers(inner), None, seed)
     budget = int(round(fraction * natural_size(task)))
     return BankedSupernet(inner, groups, budget, templates, upsample, seed)
+
+
+TINY_SPACE = "cnn1d-npas-tiny"
+
+
+def _tiny_space():
+    from search_spaces.cnn1d import build_cnn1d_space
+
+    return build_cnn1d_space(TINY_WIDTHS, TINY_KERNELS, TINY_DEPTHS, name=TINY_SPACE)
+
+
+def _tiny_supernet(space, task):
+    from search_spaces.cnn1d import CNN1dSupernet
+
+    return CNN1dSupernet(space, task.input_shape[0], task.input_shape[1], task.num_classes)
+
+
+def tiny_spec():
+    """A registered-space entry for the tiny cnn1d (tests add it with ``monkeypatch``, never for good)."""
+    from nas.catalog import SpaceSpec
+    from search_spaces.cnn1d import short_cnn1d
+
+    return SpaceSpec(name=TINY_SPACE, build_space=_tiny_space, tasks=("mnist1d",), build_supernet=_tiny_supernet,
+                     description="tiny cnn1d for NPAS tests", short=short_cnn1d)
