@@ -26,6 +26,8 @@ BENCHMARKS: dict[str, str] = {
     "overhead": "benchmarks.overhead",
     "export_latency": "benchmarks.export_latency",
     "dashboard_load": "benchmarks.dashboard_load",
+    "branching": "benchmarks.branching",
     "gm-split": "benchmarks.gm_split",
     "npas": "benchmarks.npas",
+    "ensemble": "benchmarks.ensemble",
 }

@@ -20,7 +20,7 @@ from torch import nn
 from nas.errors import ConfigError, invalid
 from nas.export.templates import register_block
 
-__all__ = ["Tree", "StaticTree", "conv_node", "derive_tree", "layer_strides", "out_length"]
+__all__ = ["Tree", "StaticTree", "conv_node", "derive_tree", "layer_strides", "out_length", "build_static_tree"]
 
 
 @dataclass(frozen=True)
@@ -202,3 +202,20 @@ class StaticTree(nn.Module):
 
 
 register_block(StaticTree)
+
+
+def build_static_tree(tree: Tree, in_channels: int, length: int, heads: tuple[tuple[str, int], ...],
+                      width: int, kernel: int) -> StaticTree:
+    """A freshly initialised :class:`StaticTree` of ``tree`` with one width and kernel for every node.
+
+    Raises:
+        ConfigError: if ``heads`` do not name the tree's tasks in order, or ``length`` does not divide.
+    """
+    if tuple(n for n, _ in heads) != tree.tasks:
+        raise invalid("heads", f"name the tree's tasks {list(tree.tasks)} in order", [n for n, _ in heads])
+    strides = layer_strides(len(tree.layers))
+    parents, head_parents = tree.flat()
+    nodes = [conv_node(in_channels if l == 0 else width, width, kernel, strides[l])
+             for l, layer in enumerate(tree.layers) for _ in layer]
+    feat = width * out_length(length, len(tree.layers))
+    return StaticTree(nodes, parents, [nn.Linear(feat, c) for _, c in heads], head_parents)
