@@ -53,7 +53,7 @@ def test_every_architecture_is_routed_to_the_one_sub_supernet_that_owns_it(small
 
 def test_split_children_inherit_weights_and_optimiser_state_exactly(small_task):
     net = _net(small_task)
-    trainer = GMTrainer(net, small_task, replace(CFG, epochs=1), 3, GMSettings((), LABELS))
+    trainer = GMTrainer(net, small_task, replace(CFG, epochs=1), 3, GMSettings((), LABELS, gm_batches=1))
     trainer.fit()
     weights = {k: v.clone() for k, v in net.sub(0).state_dict().items()}
     opt = {i: {k: v.clone() for k, v in st.items()} for i, st in _opt_state(trainer.trainers[0]).items()}
@@ -126,3 +126,31 @@ def test_a_run_interrupted_before_its_split_resumes_to_the_same_weights(small_ta
     trainer.load(ckpt)
     assert again.structure == straight.structure and len(trainer.trainers) == 2
     assert all(torch.equal(v, ref[k]) for k, v in again.state_dict().items())
+
+
+def test_cnn1d_splits_along_a_kernel_or_width_choice_and_routes_by_it(small_task):
+    import numpy as np
+
+    from nas.sharing.gm_mode import candidate_labels
+    from nas.sharing.gm_split import best_split
+    from search_spaces.cnn1d import CNN1dSupernet, build_cnn1d_space
+
+    space = build_cnn1d_space(widths=(4, 8))
+    labels = candidate_labels(space, ["s2.b1.kernel", "s1.width"])
+    with pytest.raises(ConfigError, match="`sharing.split_labels` must name unconditional choices"):
+        candidate_labels(space, ["s2.b2.kernel"])  # only present when s2.depth >= 2: cannot route
+    assert "s2.b2.kernel" not in candidate_labels(space)
+    net = seeded_build(lambda: SubSupernets(CNN1dSupernet(space, 1, 40, 10)), 0)
+    data = [(small_task.train.x[:64], small_task.train.y[:64])]
+    split = best_split(net.sub(0), labels, data, np.random.default_rng(0))
+    assert split is not None and split.label in labels
+    assert sorted(split.groups[0] + split.groups[1]) == sorted(space.choice(split.label).options)
+    net.split(0, split.label, split.groups)
+    net.eval()
+    x = small_task.val.x[:4]
+    rng = np.random.default_rng(1)
+    for arch in [space.sample(rng) for _ in range(6)] + [net.max_arch(), net.min_arch()]:
+        i = net.route(arch)
+        assert arch[split.label] in split.groups[i] and not net.sub(i).space.validate(arch)
+        with torch.no_grad(), net.activate(arch):
+            assert torch.allclose(net(x), net.export(arch)(x), atol=1e-5)
