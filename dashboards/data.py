@@ -28,7 +28,7 @@ from nas.store import RUN_ID_RE, RunStore
 __all__ = ["RunView", "RunCache", "safe_run_path", "list_runs", "status_label", "direction_of",
            "WATCHED_FILES", "METRICS"]
 
-WATCHED_FILES = ("manifest.json", "config.yaml", "trials.parquet", "front.json", "sharing_plan.json")
+WATCHED_FILES = ("manifest.json", "config.yaml", "trials.parquet", "trials.jsonl", "front.json", "sharing_plan.json")
 METRICS = ("accuracy", "test_accuracy", "latency_ms", "params", "macs")
 _RUNNING = ("created", "training", "searching")
 
@@ -100,11 +100,12 @@ class RunView:
         manifest: ``manifest.json``.
         config: ``config.yaml``.
         objectives: The run's objectives.
-        trials: Every row of ``trials.parquet`` plus ``on_front`` (bool), sorted by trial.
+        trials: Every recorded row (``trials.parquet`` and the journal's newer rows) plus ``on_front``
+            (bool), sorted by trial.
         front: Rows of the feasible Pareto front, best first objective first.
         hypervolume: Hypervolume of the feasible front (nas.results' reference point).
         reference: Reference point in losses.
-        sharing_plan: ``sharing_plan.json`` (node-link data) when present.
+        sharing_plan: ``sharing_plan.json`` (``SharingPlan.to_dict`` data) when present.
         error: What could not be read (the run is still listed).
     """
 

@@ -1,7 +1,8 @@
 """The run folder ``runs/<run-id>/``: everything needed to resume, browse and export a run.
 
-Files: ``config.yaml`` (resolved), ``study.db`` (Optuna RDB storage), ``trials.parquet`` (one row
-per finished evaluation), ``front.json``, ``supernet.safetensors``, ``events.jsonl``,
+Files: ``config.yaml`` (resolved), ``study.db`` (Optuna RDB storage), ``trials.jsonl`` (the
+journal: one JSON line appended per finished evaluation), ``trials.parquet`` (the same rows as a
+table, materialised when the journal's tail grows long and when the writer ends), ``front.json``, ``supernet.safetensors``, ``events.jsonl``,
 ``manifest.json`` (versions, seeds, status, budget spent) and ``strategy.json`` (strategy
 state). Every file is written atomically; a run can be read while another process writes it.
 A writer holds an exclusive lock on ``.lock`` so that two drivers never write one run.
@@ -28,6 +29,10 @@ from nas.errors import RunStoreError
 
 __all__ = ["RunStore", "RUN_ID_RE", "resolve_run"]
 
+JOURNAL = "trials.jsonl"
+TABLE = "trials.parquet"
+MATERIALISE_MIN_TAIL = 500
+"""Rows journalled beyond the table before it is rewritten (then: once the tail is as long as it)."""
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 STATUSES = ("created", "training", "searching", "finished", "failed", "stopped")
 
@@ -62,6 +67,9 @@ class RunStore:
         if not self.path.is_dir():
             raise RunStoreError(f"run folder `{self.path}` must exist, got a missing folder")
         self._rows: list[dict[str, Any]] | None = None
+        self._materialised = 0
+        self._journal_ready = False
+        self._written: dict[str, str] = {}
         self._lock_fd: int | None = None
 
     # ---- creation and locking -------------------------------------------------------------
@@ -99,8 +107,15 @@ class RunStore:
         self._lock_fd = fd
 
     def unlock(self) -> None:
-        """Releases the writer lock."""
+        """Materialises ``trials.parquet`` (best effort: the journal holds every row) and releases
+        the writer lock."""
         if self._lock_fd is not None:
+            try:
+                if self._rows is not None:
+                    self.materialise()
+            except RunStoreError:
+                pass  # e.g. the disk is full: readers and resume read the journal's tail
+
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -149,29 +164,54 @@ class RunStore:
 
     # ---- trials ---------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
-        """Every recorded evaluation row (loaded from ``trials.parquet`` once)."""
+        """Every recorded evaluation row (loaded from the run folder once, then kept in memory)."""
         if self._rows is None:
-            df = self.trials()
-            self._rows = df.to_dict("records") if len(df) else []
+            table = self._table_rows()
+            self._rows = table + self._journal_rows(len(table))
+            self._materialised = len(table)
         return self._rows
 
     def trials(self) -> pd.DataFrame:
-        """``trials.parquet`` as a DataFrame (empty when no evaluation finished yet)."""
-        path = self.file("trials.parquet")
-        if not path.exists():
-            return pd.DataFrame()
-        try:
-            return pd.read_parquet(path)
-        except Exception as e:  # pyarrow raises several types for a corrupt file
-            raise RunStoreError(f"`trials.parquet` of run `{self.run_id}` must be a valid parquet file ({e})") from e
+        """Every recorded row as a DataFrame, read afresh (empty when no evaluation finished yet).
+
+        ``trials.parquet`` holds the rows up to the last materialisation; the rows journalled in
+        ``trials.jsonl`` after it are appended. The table is read first: the journal, append-only,
+        then holds at least its rows even while a writer materialises concurrently.
+        """
+        df = self._read_table()
+        tail = self._journal_rows(len(df))
+        if not tail:
+            return df
+        head = df.to_dict("records") if len(df) else []
+        return pd.DataFrame(head + tail)
 
     def add_row(self, row: Mapping[str, Any]) -> None:
-        """Appends one evaluation row and rewrites ``trials.parquet`` atomically."""
-        rows = [*self.rows(), dict(row)]
-        buf = io.BytesIO()
-        pd.DataFrame(rows).to_parquet(buf, index=False)
-        atomic_write_bytes(self.file("trials.parquet"), buf.getvalue())
-        self._rows = rows  # only once it is on disk: a failed write leaves memory and disk agreeing
+        """Records one evaluation row: one line appended to ``trials.jsonl`` (the durable record).
+
+        ``trials.parquet`` is rewritten only when the journalled tail outgrows it (amortised
+        constant cost per row) and when the writer unlocks (:meth:`materialise`).
+
+        Raises:
+            RunStoreError: naming ``trials.jsonl`` when the line cannot be written (disk full, ...);
+                the rows recorded before stay intact.
+        """
+        rows = self.rows()
+        if not self._journal_ready:
+            self._prepare_journal(rows)
+        try:
+            append_line(self.file(JOURNAL), json.dumps(dict(row), default=_json_default))
+        except RunStoreError:
+            self._journal_ready = False  # a partly written line is dropped before the next append
+            raise
+        rows.append(dict(row))  # only once it is on disk: a failed write leaves memory and disk agreeing
+        if len(rows) - self._materialised >= max(MATERIALISE_MIN_TAIL, self._materialised):
+            self.materialise()
+
+    def materialise(self) -> None:
+        """Rewrites ``trials.parquet`` atomically with every row (nothing to do when it has them all)."""
+        rows = self.rows()
+        if len(rows) > self._materialised or not self.file(TABLE).exists() and rows:
+            self._write_table(rows)
 
     def update_rows(self, key: str, updates: Mapping[Any, Mapping[str, Any]]) -> int:
         """Sets columns on the rows whose ``key`` value is in ``updates`` (other rows get NaN in new
@@ -184,15 +224,69 @@ class RunStore:
                 row.update(extra)
                 n += 1
         if n:
-            buf = io.BytesIO()
-            pd.DataFrame(rows).to_parquet(buf, index=False)
-            atomic_write_bytes(self.file("trials.parquet"), buf.getvalue())
+            self._write_table(rows)
         return n
+
+    def _write_table(self, rows: list[dict[str, Any]]) -> None:
+        buf = io.BytesIO()
+        pd.DataFrame(rows).to_parquet(buf, index=False)
+        atomic_write_bytes(self.file(TABLE), buf.getvalue())
+        self._materialised = len(rows)
+
+    def _read_table(self) -> pd.DataFrame:
+        path = self.file(TABLE)
+        if not path.exists():
+            return pd.DataFrame()
+        try:
+            return pd.read_parquet(path)
+        except Exception as e:  # pyarrow raises several types for a corrupt file
+            raise RunStoreError(f"`{TABLE}` of run `{self.run_id}` must be a valid parquet file ({e})") from e
+
+    def _table_rows(self) -> list[dict[str, Any]]:
+        df = self._read_table()
+        return df.to_dict("records") if len(df) else []
+
+    def _journal_rows(self, skip: int) -> list[dict[str, Any]]:
+        """Journal rows after the first ``skip`` (a torn last line, from a kill mid-write, is not a row)."""
+        path = self.file(JOURNAL)
+        if not path.exists():
+            return []
+        try:
+            lines = path.read_bytes().split(b"\n")
+        except OSError as e:
+            raise RunStoreError(f"`{JOURNAL}` of run `{self.run_id}` must be readable ({e.strerror})") from e
+        complete = lines[:-1]  # the part after the last newline is empty or torn
+        out = []
+        for i in range(skip, len(complete)):
+            try:
+                out.append(json.loads(complete[i]))
+            except json.JSONDecodeError as e:
+                raise RunStoreError(f"`{JOURNAL}` of run `{self.run_id}` must hold one JSON row per line, "
+                                    f"got a corrupt line {i + 1} ({e})") from e
+        return out
+
+    def _prepare_journal(self, rows: list[dict[str, Any]]) -> None:
+        """Before the first append: drops a torn last line, and journals the rows of a run whose
+        table predates the journal so that the journal again holds every row."""
+        path = self.file(JOURNAL)
+        data = path.read_bytes() if path.exists() else b""
+        if data.count(b"\n") < len(rows):
+            text = "".join(json.dumps(r, default=_json_default) + "\n" for r in rows)
+            atomic_write_text(path, text)
+        elif data and not data.endswith(b"\n"):
+            with open(path, "r+b") as fh:
+                fh.truncate(data.rfind(b"\n") + 1)
+        self._journal_ready = True
 
     # ---- json side files ------------------------------------------------------------------
     def write_json(self, name: str, data: Any) -> None:
-        """Writes ``data`` as JSON to ``name`` atomically."""
-        atomic_write_text(self.file(name), json.dumps(data, indent=2, default=_json_default))
+        """Writes ``data`` as JSON to ``name`` atomically (skipped when this store last wrote the
+        same text there: a strategy without state checkpoints ``{}`` after every evaluation)."""
+        text = json.dumps(data, indent=2, default=_json_default)
+        if self._written.get(name) == text and self.file(name).exists():
+            return
+        atomic_write_text(self.file(name), text)
+        self._written[name] = text
 
     def read_json(self, name: str, default: Any = None) -> Any:
         """Reads JSON file ``name`` (``default`` when it does not exist)."""
@@ -222,6 +316,26 @@ class RunStore:
             except json.JSONDecodeError:
                 continue
         return out
+
+
+def append_line(path: Path, line: str) -> None:
+    """Appends ``line`` and a newline to ``path`` in one write (no fsync: a killed process loses
+    nothing written; see :mod:`nas.checkpoint`).
+
+    Raises:
+        RunStoreError: naming the file when it cannot be written.
+    """
+    data = (line + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise RunStoreError(f"`{path}` must be writable, got {e.strerror or e} (the rows before are intact)") from e
+    if written != len(data):
+        raise RunStoreError(f"`{path}` must take the whole row, got {written} of {len(data)} bytes (disk full?)")
 
 
 def _now() -> str:

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import optuna
-import pandas as pd
 import yaml
 
 from nas.cli import main
@@ -19,10 +18,9 @@ from nas.store import RunStore
 
 def _count_rows(runs: Path) -> tuple[Path | None, int]:
     for run in runs.iterdir() if runs.exists() else []:
-        f = run / "trials.parquet"
-        if f.exists():
+        if (run / "manifest.json").exists():
             try:
-                return run, len(pd.read_parquet(f))
+                return run, len(RunStore(run).trials())  # the journal's rows, as a reader sees them
             except Exception:  # noqa: BLE001 - mid-replace on some filesystems; poll again
                 return run, 0
         return run, 0

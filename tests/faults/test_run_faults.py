@@ -39,11 +39,11 @@ def _only_run(tmp_path):
 
 
 def test_a_disk_that_fills_mid_search_keeps_the_rows_and_the_run_resumes(tmp_path, monkeypatch, capsys):
-    real = store_module.atomic_write_bytes
+    real = store_module.append_line
     writes = {"n": 0}
 
     def fill_up(path, data):
-        if str(path).endswith("trials.parquet"):
+        if str(path).endswith("trials.jsonl"):
             writes["n"] += 1
             if writes["n"] == 4:
                 raise_enospc(path)
@@ -55,19 +55,19 @@ def test_a_disk_that_fills_mid_search_keeps_the_rows_and_the_run_resumes(tmp_pat
         except OSError as e:  # the same translation the real writer does
             from nas.errors import RunStoreError
 
-            raise RunStoreError(f"`{path}` must be writable, got {e.strerror} (its previous version is intact)") from e
+            raise RunStoreError(f"`{path}` must be writable, got {e.strerror} (the rows before are intact)") from e
 
-    monkeypatch.setattr(store_module, "atomic_write_bytes", fill_up)
+    monkeypatch.setattr(store_module, "append_line", fill_up)
     code = main(["search", "--config", _config(tmp_path), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert "trials.parquet" in err[0] and "No space left on device" in err[0] and "nas resume" in err[0]
+    assert "trials.jsonl" in err[0] and "No space left on device" in err[0] and "nas resume" in err[0]
     run = _only_run(tmp_path)
     kept = RunStore(run).trials()
     assert len(kept) == 3  # every row written before the disk filled is intact
     assert RunStore(run).manifest()["status"] == "failed"
 
-    monkeypatch.setattr(store_module, "atomic_write_bytes", real)  # space was freed
+    monkeypatch.setattr(store_module, "append_line", real)  # space was freed
     assert main(["resume", run.name, "--runs-dir", str(tmp_path / "runs"), "--quiet"]) == 0
     df = RunStore(run).trials()
     done = df[df["state"] == "complete"]

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import optuna
-import pandas as pd
 import pytest
 import yaml
 
@@ -24,9 +23,8 @@ BUDGET, KILL_AFTER = 16, 12  # the initial population is 10: the kill lands in a
 
 def _rows(runs: Path) -> tuple[Path | None, int]:
     for run in runs.iterdir() if runs.exists() else []:
-        f = run / "trials.parquet"
         try:
-            return run, len(pd.read_parquet(f)) if f.exists() else 0
+            return run, len(RunStore(run).trials()) if (run / "manifest.json").exists() else 0
         except Exception:  # noqa: BLE001 - mid-replace on some filesystems; poll again
             return run, 0
     return None, 0
