@@ -195,6 +195,17 @@ def study_storage(url: str) -> str | optuna.storages.RDBStorage:
 
 
 def open_study(url: str, name: str, directions: list[str], sampler: optuna.samplers.BaseSampler) -> optuna.Study:
-    """Creates or loads the study ``name`` in ``url``, safe against drivers starting together."""
-    return _racing(lambda: optuna.create_study(storage=study_storage(url), study_name=name, load_if_exists=True,
-                                               directions=directions, sampler=sampler))
+    """Creates or loads the study ``name`` in ``url``, safe against drivers starting together.
+
+    The storage batches the writes of this driver's running trials into one transaction per
+    flush (:mod:`nas.search.study_buffer`) instead of one per parameter and attribute.
+    """
+    from nas.search.study_buffer import BufferedStorage
+
+    def make() -> optuna.Study:
+        storage = study_storage(url)
+        rdb = storage if isinstance(storage, optuna.storages.RDBStorage) else optuna.storages.RDBStorage(storage)
+        return optuna.create_study(storage=BufferedStorage(rdb), study_name=name, load_if_exists=True,
+                                   directions=directions, sampler=sampler)
+
+    return _racing(make)

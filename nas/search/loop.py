@@ -25,6 +25,7 @@ from nas.search.budget import Budget, Spent
 from nas.search.claims import BudgetFull, Claims
 from nas.search.objectives import Constraint, Objective
 from nas.search.pareto import hypervolume, pareto_mask, reference_point, to_losses
+from nas.search.study_buffer import flush_trial
 from nas.space import Arch, SearchSpace
 
 __all__ = ["Recorder", "SearchLoop", "Progress", "derive_seed", "reconcile", "set_constraints", "MAX_CONSECUTIVE_DUPLICATES"]
@@ -249,6 +250,7 @@ class SearchLoop:
         p.trial.set_user_attr("arch_id", aid)
         p.trial.set_user_attr("arch", p.arch.to_json())
         p.trial.set_user_attr("driver", self.driver)
+        flush_trial(p.trial)  # the trial is whole in the study before its evaluation starts
         self._inflight[p.number] = p
         self._inflight_ids.add(aid)
         self.executor.submit(Job(p.number, p.arch, derive_seed(self.seed, p.number)))
