@@ -16,8 +16,8 @@ evaluation whatever proposed it. Samplers are made by :meth:`Strategy.make_sampl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -32,10 +32,15 @@ CONSTRAINTS_ATTR = "constraints"
 
 @dataclass(frozen=True)
 class Proposal:
-    """An architecture proposed for evaluation, with the study trial that records it."""
+    """An architecture proposed for evaluation, with the study trial that records it.
+
+    ``predicted`` holds what the strategy predicted for it, recorded in its trial row
+    (``predicted_<metric>`` and ``predicted_<metric>_std``); empty when nothing was predicted.
+    """
 
     trial: optuna.trial.Trial
     arch: Arch
+    predicted: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def number(self) -> int:

@@ -324,6 +324,7 @@ def _row(p: Proposal, o: Outcome, objectives: Sequence[Objective], constraints: 
         "wall_s": o.seconds,
         "finished_at": time.time(),
     }
+    row.update({k: float(v) for k, v in p.predicted.items()})  # the strategy's predictions, if any
     if o.ok:
         row.update({k: v if isinstance(v, str) else float(v) for k, v in o.metrics.items()})  # str: provenance
         viol = [c.violation(o.metrics) for c in constraints]

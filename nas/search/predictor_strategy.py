@@ -120,6 +120,7 @@ class PredictorStrategy(Strategy):
         self._outstanding: dict[int, Arch] = {}
         self._failed: set[str] = set()
         self._data: dict[int, tuple[Arch, list[float], list[float]]] = {}
+        self._predicted: dict[str, dict[str, float]] = {}  # arch_id -> predicted metrics, until asked
         self._synced = False
 
     # ---- the Strategy contract ------------------------------------------------------------
@@ -151,7 +152,7 @@ class PredictorStrategy(Strategy):
             study.enqueue_trial(space.params(arch))
             trial = study.ask()
             self._outstanding[trial.number] = arch
-            out.append(Proposal(trial, space.suggest(trial)))
+            out.append(Proposal(trial, space.suggest(trial), self._predicted.pop(arch.arch_id, {})))
         return out
 
     def tell(self, proposal: Proposal, metrics: dict[str, float] | None) -> None:  # noqa: D102
@@ -168,7 +169,7 @@ class PredictorStrategy(Strategy):
         return {"version": STATE_VERSION, "seed": self.seed, "round": self._round, "rng": self._rng.bit_generator.state,
                 "pending": [a.to_dict() for a in self._pending],
                 "outstanding": [[k, a.to_dict()] for k, a in sorted(self._outstanding.items())],
-                "failed": sorted(self._failed),
+                "failed": sorted(self._failed), "predicted": dict(sorted(self._predicted.items())),
                 "data": {"trials": nums, "archs": [self._data[k][0].to_dict() for k in nums],
                          "values": [self._data[k][1] for k in nums], "violations": [self._data[k][2] for k in nums]},
                 "round_s": {"count": len(self.round_seconds), "total": float(sum(self.round_seconds))}}
@@ -185,6 +186,7 @@ class PredictorStrategy(Strategy):
         self._pending = [space.make(a) for a in state["pending"]]
         self._outstanding = {int(k): space.make(a) for k, a in state["outstanding"]}
         self._failed = set(state["failed"])
+        self._predicted = {k: {m: float(v) for m, v in p.items()} for k, p in state.get("predicted", {}).items()}
         d = state["data"]
         for k, a, v, c in zip(d["trials"], d["archs"], d["values"], d["violations"]):
             self._data[int(k)] = (space.make(a), [float(x) for x in v], [float(x) for x in c])
@@ -268,9 +270,11 @@ class PredictorStrategy(Strategy):
             fitted[kind == "constraint"].append(model.fit(X, y))
         return fitted[0], fitted[1]
 
-    def _predict(self, models: list[Any], X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _predict(self, models: list[Any], X: np.ndarray, scaled: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted means and stds (times ``std_scale`` unless ``scaled`` is False), one column per model."""
         preds = [m.predict(X) for m in models]
-        return np.stack([p[0] for p in preds], axis=1), np.stack([p[1] for p in preds], axis=1) * self.std_scale
+        std = np.stack([p[1] for p in preds], axis=1)
+        return np.stack([p[0] for p in preds], axis=1), std * self.std_scale if scaled else std
 
     def _candidates(self, obj_models: list[Any], taken: set[str], front_archs: list[Arch]) -> tuple[list[Arch], np.ndarray, np.ndarray]:
         """Unevaluated candidates, their features, and the rows that sample the space uniformly."""
@@ -312,7 +316,8 @@ class PredictorStrategy(Strategy):
         archs, X, ref_rows = self._candidates(obj_models, taken, [a for (a, _), m in zip(feasible, on_front) if m])
         if not archs:
             return []
-        mean, std = self._predict(obj_models, X)
+        mean, raw_std = self._predict(obj_models, X, scaled=False)
+        std = raw_std * self.std_scale
         ref = np.quantile(mean[ref_rows] if len(ref_rows) else mean, self.ref_quantile, axis=0)
         if self._outstanding:  # believed: in flight, predicted at their mean
             front = np.vstack([front, self._predict(obj_models, self._x(list(self._outstanding.values())))[0]])
@@ -321,7 +326,17 @@ class PredictorStrategy(Strategy):
             cm, cs = self._predict(con_models, X)
             weight = np.prod(np.where(cs > 0, ndtr(-cm / np.where(cs > 0, cs, 1.0)), (cm <= 0).astype(float)), axis=1)
         picks = select_batch(mean, std, front, ref, q, weight, self._rng)
+        for i in picks:
+            self._predicted[archs[i].arch_id] = self._prediction(mean[i], raw_std[i])
         return [archs[i] for i in picks]
+
+    def _prediction(self, loss: np.ndarray, std: np.ndarray) -> dict[str, float]:
+        """Predicted metric values and the predictors' own std (not scaled) of one candidate."""
+        out: dict[str, float] = {}
+        for j, o in enumerate(self.objectives):
+            out[f"predicted_{o.metric}"] = float(o.sign * loss[j])
+            out[f"predicted_{o.metric}_std"] = float(std[j])
+        return out
 
 
 STRATEGIES.add("predictor", lambda seed, pop: PredictorStrategy(seed))

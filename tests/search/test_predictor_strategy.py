@@ -119,3 +119,31 @@ def test_every_registered_strategy_runs_through_the_loop_with_budget_and_constra
     assert len(complete) == 8
     c = parse_constraint("latency_ms<=9")
     assert all(t.user_attrs["constraints"] == [c.violation({"latency_ms": t.values[1]})] for t in complete)
+
+
+def test_proposals_after_the_first_fit_record_their_predictions_in_the_trial_rows():
+    _, rec = run_loop(_strategy(2), budget=16)
+    initial, modelled = rec.rows[:6], rec.rows[6:]
+    assert not any(k.startswith("predicted_") for r in initial for k in r)  # nothing was fitted yet
+    for r in modelled:
+        for m in ("accuracy", "latency_ms"):
+            assert np.isfinite(r[f"predicted_{m}"]) and np.isfinite(r[f"predicted_{m}_std"])
+            assert r[f"predicted_{m}_std"] >= 0
+    # the toy latency is linear in the one-hot choices: the ridge predictor gets it nearly right
+    errors = [abs(r["predicted_latency_ms"] - r["latency_ms"]) for r in modelled]
+    assert np.median(errors) < 1.0
+    assert np.corrcoef([r["predicted_accuracy"] for r in modelled], [r["accuracy"] for r in modelled])[0, 1] > 0
+
+
+def test_predictions_of_a_pending_batch_survive_a_checkpoint():
+    space = toy_space()
+    original = _strategy(5)
+    study, _ = run_loop(original, budget=13)  # mid-batch: one planned arch still pending
+    state = json.loads(json.dumps(original.state_dict()))
+    assert state["predicted"]
+    restored = _strategy(999)
+    restored.bind(study, space, OBJECTIVES, ())
+    restored.load_state_dict(state)
+    again = restored.ask(1)[0]
+    first = original.ask(1)[0]
+    assert again.arch.arch_id == first.arch.arch_id and again.predicted == first.predicted and first.predicted
