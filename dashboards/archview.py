@@ -3,9 +3,10 @@
 Choice labels are grouped by their prefix before the first dot: ``s1.depth`` and ``s1.width``
 are choices of stage ``s1``; ``s1.b2.kernel`` is a choice of block ``b2`` of stage ``s1``. Nodes
 are blocks (a stage without blocks is one node), edges the data flow in label order. When the
-run has a ``sharing_plan.json`` (node-link data of a networkx DiGraph whose nodes carry a
-parameter ``group`` and a weight-source ``kind``), blocks that share a group are joined by
-dashed "shared" edges and the plan itself is drawn by :func:`plan_figure`.
+run has a ``sharing_plan.json`` (a :class:`~nas.sharing.plan.SharingPlan`, whose layer
+instances ``(member, slot)`` carry a parameter ``group``), blocks whose slots share a group are joined by
+dashed "shared" edges; the plan itself is drawn by :mod:`dashboards.planview` (whose plan
+functions are re-exported here).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any, NamedTuple
 import networkx as nx
 import plotly.graph_objects as go
 
+from dashboards.planview import PlanInfo, _plan_groups, _plan_info, plan_figure, plan_graph
+
 __all__ = ["ArchNode", "ArchEdge", "ArchGraphInfo", "DiffRow", "ArchDiffInfo", "_arch_graph_info",
-           "arch_figure", "_arch_diff_info", "plan_graph", "_plan_info", "plan_figure"]
+           "arch_figure", "_arch_diff_info", "plan_graph", "_plan_info", "plan_figure", "PlanInfo"]
 
 _PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e")
 
@@ -51,32 +54,6 @@ class ArchGraphInfo(NamedTuple):
     groups: dict[str, list[str]]
 
 
-def plan_graph(plan: Mapping[str, Any]) -> nx.DiGraph:
-    """A sharing plan from its node-link JSON (``edges`` or the older ``links`` key)."""
-    key = "links" if "links" in plan and "edges" not in plan else "edges"
-    g = nx.node_link_graph(dict(plan), directed=True, multigraph=False, edges=key)
-    return nx.DiGraph(g)
-
-
-def _slot_of(node: Any, attrs: Mapping[str, Any]) -> str:
-    if "slot" in attrs:
-        return str(attrs["slot"])
-    if isinstance(node, (list, tuple)) and len(node) == 2:
-        return str(node[1])
-    return str(node)
-
-
-def _plan_groups(plan: Mapping[str, Any] | None) -> dict[str, str]:
-    """Slot -> parameter group of a sharing plan (first member wins)."""
-    if not plan:
-        return {}
-    out: dict[str, str] = {}
-    for node, attrs in plan_graph(plan).nodes(data=True):
-        if attrs.get("group") is not None:
-            out.setdefault(_slot_of(node, attrs), str(attrs["group"]))
-    return out
-
-
 def _arch_graph_info(values: Mapping[str, Any], title: str = "", sharing_plan: Mapping[str, Any] | None = None,
                      highlight: Iterable[str] = ()) -> ArchGraphInfo:
     """Nodes, edges and positions of one architecture.
@@ -84,7 +61,7 @@ def _arch_graph_info(values: Mapping[str, Any], title: str = "", sharing_plan: M
     Args:
         values: The architecture's active choices, in the space's label order.
         title: Figure title.
-        sharing_plan: Node-link JSON of the run's sharing plan, if any.
+        sharing_plan: The run's ``sharing_plan.json`` data (``SharingPlan.to_dict``), if any.
         highlight: Labels to mark (e.g. the choices that differ from another architecture).
     """
     first_seen: list[tuple[str, str]] = []  # (node, stage) in label order
@@ -203,50 +180,3 @@ def _arch_diff_info(a: Mapping[str, Any], b: Mapping[str, Any], labels: Sequence
     order = list(dict.fromkeys([*labels, *a, *b]))
     rows = [DiffRow(k, a.get(k), b.get(k), a.get(k) != b.get(k)) for k in order if k in a or k in b]
     return ArchDiffInfo(name_a, name_b, rows)
-
-
-class PlanInfo(NamedTuple):
-    """A sharing plan laid out: nodes by member (rows), slots along the flow."""
-
-    nodes: list[ArchNode]
-    edges: list[ArchEdge]
-    groups: dict[str, list[str]]
-
-
-def _node_name(node: Any) -> str:
-    return "/".join(str(p) for p in node) if isinstance(node, (list, tuple)) else str(node)
-
-
-def _plan_info(plan: Mapping[str, Any]) -> PlanInfo:
-    """Nodes ``(member, slot)`` with their group and kind; flow edges and shared-group edges.
-
-    Members are rows, slots columns (in order of first appearance).
-    """
-    g = plan_graph(plan)
-    members: list[str] = []
-    slots: list[str] = []
-    for n, a in g.nodes(data=True):
-        member = str(a.get("member", n[0] if isinstance(n, tuple) and len(n) == 2 else ""))
-        members += [member] if member not in members else []
-        slot = _slot_of(n, a)
-        slots += [slot] if slot not in slots else []
-    nodes, groups = [], {}
-    for n, a in g.nodes(data=True):
-        member = str(a.get("member", n[0] if isinstance(n, tuple) and len(n) == 2 else ""))
-        group = str(a["group"]) if a.get("group") is not None else None
-        choices = tuple((k, a[k]) for k in ("group", "kind") if k in a)
-        nodes.append(ArchNode(_node_name(n), member, choices, float(slots.index(_slot_of(n, a))),
-                              -float(members.index(member)), group, False))
-        if group is not None:
-            groups.setdefault(group, []).append(_node_name(n))
-    edges = [ArchEdge(_node_name(u), _node_name(v), "flow") for u, v in g.edges()]
-    for ids in groups.values():
-        edges += [ArchEdge(x, y, "shared") for x, y in zip(ids, ids[1:])]
-    return PlanInfo(nodes, edges, groups)
-
-
-def plan_figure(info: PlanInfo) -> go.Figure:
-    """The sharing plan drawn like an architecture (groups coloured, shared edges dashed)."""
-    fig = arch_figure(ArchGraphInfo("Sharing plan (parameter groups)", info.nodes, info.edges, info.groups))
-    fig.update_layout(yaxis={"visible": False, "autorange": True}, height=200 + 80 * len({n.y for n in info.nodes}))
-    return fig

@@ -14,7 +14,8 @@ from typing import Any
 from dash import Dash, Input, Output, Patch, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboards.archview import _arch_diff_info, _arch_graph_info, _plan_info, arch_figure, plan_figure
+from dashboards.archview import _arch_diff_info, _arch_graph_info, arch_figure
+from dashboards.planview import _plan_info, plan_figure
 from dashboards.data import RunCache, RunView, list_runs, safe_run_path
 from dashboards.exporting import export_point
 from dashboards.front import SELECTED_TRACE, _compare_info, _front_info, compare_figure, front_figure
@@ -120,12 +121,16 @@ def register_callbacks(app: Dash, runs_dir: Path, cache: RunCache) -> None:
     _register_selection(app, view_of)
     _register_compare(app, runs_dir, cache)
 
-    @app.callback(Output("plan-graph", "figure"), Input("run-sig", "data"), State("run-id", "data"))
+    @app.callback(Output("plan-graph", "figure"), Output("plan-facts", "children"), Input("run-sig", "data"),
+                  State("run-id", "data"))
     def plan(_sig: Any, run_id: str) -> Any:
         view = view_of(run_id)
         if not view.sharing_plan:
             raise PreventUpdate
-        return plan_figure(_plan_info(view.sharing_plan))
+        info = _plan_info(view.sharing_plan)
+        facts = html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in info.facts], id="plan-facts-table") \
+            if info.facts else html.Div(info.error, id="plan-error")
+        return plan_figure(info), facts
 
     @app.callback(Output("export-status", "children"), Input("export-button", "n_clicks"),
                   State("sel-a", "data"), State("run-id", "data"), prevent_initial_call=True)

@@ -83,7 +83,8 @@ def run_page(view: RunView) -> html.Div:
         html.Button("Export this architecture", id="export-button", n_clicks=0, disabled=True),
         html.Pre(id="export-status", style={"whiteSpace": "pre-wrap"}),
     ], style=_CARD)
-    plan = (html.Div([html.H4("Sharing plan"), dcc.Graph(id="plan-graph")], style=_CARD)
+    plan = (html.Div([html.H4("Sharing plan"), dcc.Graph(id="plan-graph", config={"displaylogo": False}),
+                      html.Div(id="plan-facts")], style=_CARD)
             if view.sharing_plan else html.Div())
     return html.Div([
         dcc.Store(id="run-id", data=view.run_id),

@@ -4,7 +4,8 @@ A real tiny cnn1d run is made by the real path (``new_run`` + ``execute`` with t
 executor; only training is replaced by the session's trained tiny supernet), served by the app
 on 127.0.0.1 from a thread, and browsed: the runs page lists it, the run page draws its front
 with the right number of points, clicking a point draws its architecture, clicking a table row
-selects another trial and diffs the two, the export button writes an export folder, and a row added to the run (as a running
+selects another trial and diffs the two, the sharing plan (an ensemble-style plan over the real
+supernet's layers) is drawn with its facts, the export button writes an export folder, and a row added to the run (as a running
 search adds them) reaches the open page by polling; the compare page overlays the run's front;
 the ``nas report`` file opens offline with its front drawn. Screenshots go to ``test-artifacts/dashboard/`` (git-ignored).
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.dashboard_load import CHROMIUM, FRONT_RENDERED_JS
+from nas.sharing import PLAN_FILE
 from tests.conftest import REPO, TINY
 
 pytestmark = [
@@ -51,8 +53,29 @@ def real_run(tmp_path_factory, trained_cnn1d) -> tuple[Path, str]:
     store = new_run(load_config(None, overrides))
     save_checkpoint(store.file("supernet.safetensors"), trained_cnn1d.state_dict(), {"space": "cnn1d", "epochs": 2})
     store.update_manifest(trained=True)
+    store.write_json(PLAN_FILE, _ensemble_plan(trained_cnn1d).to_dict())
     execute(store)
     return runs, store.run_id
+
+
+def _ensemble_plan(net):
+    """An ensemble-style plan over the real supernet's layers (``plan_from_supernet``): the first
+    three layers a shared trunk, two members with their own copies of the rest, and one bank group
+    that both members' last layers draw on."""
+    from nas.sharing import SharingPlan, plan_from_supernet
+
+    layers = list(plan_from_supernet(net).graph.nodes(data=True))
+    plan = SharingPlan("ensemble", {"K": 2, "split": 3})
+    trunk = [plan.add_layer("shared", slot, group=a["group"], source=a["source"], params=a["params"], op=a["op"])
+             for (_, slot), a in layers[:3]]
+    plan.chain(trunk)
+    for m in ("m0", "m1"):
+        body = [plan.add_layer(m, slot, group=f"{m}.{a['group']}", source=a["source"], params=a["params"], op=a["op"])
+                for (_, slot), a in layers[3:-1]]
+        (_, last), a = layers[-1]
+        head = plan.add_layer(m, last, group="heads", source="bank", params=a["params"], op=a["op"])
+        plan.chain([trunk[-1], *body, head])
+    return plan
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +126,33 @@ def _add_dominating_row(run: Path) -> None:
     store.add_row(best)
 
 
+PLAN_TRACES_JS = """() => { const g = document.querySelector('#plan-graph .js-plotly-plot');
+  if (!g || !g._fullData) return null;
+  return {names: g._fullData.map(d => d.name),
+          markers: g._fullData.filter(d => d.name.startsWith('source: ')).reduce((n, d) => n + d.x.length, 0),
+          dashed: g._fullData.filter(d => d.line && d.line.dash === 'dash').length,
+          rows: g._fullLayout.yaxis.ticktext, title: g._fullLayout.title.text}; }"""
+
+
+def _check_plan(page, view) -> None:
+    """The plan card draws the run's sharing plan: members as rows, one legend entry per source
+    kind, the shared bank group dashed, and the plan's facts in a table."""
+    from dashboards.planview import _plan_info
+
+    info = _plan_info(view.sharing_plan)
+    page.wait_for_function("n => { const g = document.querySelector('#plan-graph .js-plotly-plot');"
+                           " return g && g._fullData && g._fullData.filter(d => (d.name || '').startsWith('source: '))"
+                           ".reduce((k, d) => k + d.x.length, 0) === n; }", arg=len(info.nodes), timeout=60_000)
+    drawn = page.evaluate(PLAN_TRACES_JS)
+    assert drawn["rows"] == ["shared", "m0", "m1"] and drawn["dashed"] == 1
+    assert {"data flow", "shared group", "source: bank", "source: slice"} <= set(drawn["names"])
+    assert drawn["title"].startswith("Sharing plan: ensemble")
+    facts = page.inner_text("#plan-facts")
+    assert "stored params" in facts and "split" in facts and f"{view.sharing_plan['meta']['K']}" in facts
+    page.evaluate("() => document.getElementById('plan-graph').scrollIntoView({block: 'center'})")
+    _shot(page, "3b-sharing-plan.png")
+
+
 def test_dashboard_in_chromium(real_run, browser) -> None:
     from dashboards.app import background_server, create_app
     from dashboards.archview import _arch_graph_info
@@ -139,6 +189,8 @@ def test_dashboard_in_chromium(real_run, browser) -> None:
                                " return g && g._fullData && g._fullData.some(d => d.name === 'blocks'"
                                " && d.x.length === n); }", arg=expected, timeout=60_000)
         _shot(page, "3-architecture.png")
+
+        _check_plan(page, view)
 
         second = 1 if first == 0 else 0  # a table row selects too (rows are in trial order)
         page.click(f"#trials-table tbody tr:nth-child({3 + second}) td[data-dash-column='arch_id']")

@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dashboards.archview import _arch_diff_info, _arch_graph_info, _plan_info, arch_figure, plan_figure
+from dashboards.archview import _arch_diff_info, _arch_graph_info, arch_figure
+from dashboards.planview import _plan_info, plan_figure
 from dashboards.front import SELECTED_TRACE, _compare_info, _front_info, compare_figure, front_figure
 from dashboards.history import _hv_history_info, _prediction_info, hv_figure, prediction_figure
 from dashboards.tables import arch_values
@@ -95,22 +96,66 @@ def test_arch_graph_info_draws_blocks_with_their_choices(view_a) -> None:
     assert len(arch_figure(info).data) == 2  # flow edges and blocks; no shared groups
 
 
-PLAN = {"directed": True, "multigraph": False, "graph": {},
-        "nodes": [{"id": [0, "s1.b1"], "member": 0, "slot": "s1.b1", "group": "g0", "kind": "bank"},
-                  {"id": [0, "s2.b1"], "member": 0, "slot": "s2.b1", "group": "g0", "kind": "bank"},
-                  {"id": [1, "s1.b1"], "member": 1, "slot": "s1.b1", "group": "g1", "kind": "slice"}],
-        "edges": [{"source": [0, "s1.b1"], "target": [0, "s2.b1"]}]}
+def _ensemble_plan() -> dict:
+    """Two members behind a shared trunk; both members' heads draw on one bank group."""
+    from nas.sharing import SharingPlan
+
+    plan = SharingPlan("ensemble", {"K": 2, "split": 2, "param_budget": 5000})
+    trunk = [plan.add_layer("shared", s, group=s, source="slice", params=100) for s in ("s1.b1", "s2.b1")]
+    plan.chain(trunk)
+    for m in ("m0", "m1"):
+        body = plan.add_layer(m, "s3.b1", group=f"{m}.s3.b1", source="slice", params=300)
+        head = plan.add_layer(m, "head", group="head", source="bank", params=50)
+        plan.chain([trunk[-1], body, head])
+    return plan.to_dict()
 
 
-def test_sharing_plan_is_drawn_as_shared_groups() -> None:
+def test_sharing_plan_info_lays_members_out_as_rows_with_shared_groups() -> None:
+    info = _plan_info(_ensemble_plan())
+    assert info.kind == "ensemble" and info.members == ["shared", "m0", "m1"] and not info.error
+    by_id = {n.id: n for n in info.nodes}
+    assert len(by_id) == 6 and by_id["m1/head"].y < by_id["m0/head"].y < by_id["shared/s1.b1"].y
+    # the data flow runs left to right: the trunk first, both members' layers in the same columns
+    assert by_id["shared/s1.b1"].x < by_id["shared/s2.b1"].x < by_id["m0/s3.b1"].x == by_id["m1/s3.b1"].x
+    assert info.shared_groups == {"head": ["m0/head", "m1/head"]}
+    assert [(e.src, e.dst) for e in info.edges if e.kind == "shared"] == [("m0/head", "m1/head")]
+    assert by_id["m0/head"].shared and not by_id["m0/s3.b1"].shared and by_id["m0/head"].source == "bank"
+    facts = dict(info.facts)
+    assert facts["kind"] == "ensemble" and facts["K"] == "2" and facts["split"] == "2"
+    assert facts["stored params"] == f"{2 * 100 + 2 * 300 + 50:,}"  # the shared head is stored once
+    assert facts["groups"] == "5 (1 shared)"
+
+
+def test_plan_figure_has_a_legend_entry_per_source_and_dashed_shared_edges() -> None:
+    info = _plan_info(_ensemble_plan())
+    fig = plan_figure(info)
+    names = [t.name for t in fig.data]
+    assert names == ["data flow", "shared group", "source: slice", "source: bank"]
+    shared = fig.data[1]
+    assert shared.line.dash == "dash" and len([x for x in shared.x if x is not None]) == 2
+    assert sum(len(t.x) for t in fig.data[2:]) == len(info.nodes)
+    assert list(fig.layout.yaxis.ticktext) == info.members and "ensemble" in fig.layout.title.text
+    bank = fig.data[3]
+    assert all("shared by 2 layers" in h for h in bank.hovertext) and len(set(bank.marker.color)) == 1
+
+
+def test_a_broken_or_old_format_plan_is_reported_not_drawn() -> None:
+    old = {"directed": True, "nodes": [{"id": [0, "s1.b1"], "group": "g0", "kind": "bank"}], "links": []}
+    info = _plan_info(old)
+    assert not info.nodes and "sharing_plan" in info.error
+    assert plan_figure(info).layout.title.text == info.error
+
+
+def test_architecture_blocks_of_one_plan_group_are_joined_as_shared() -> None:
+    from nas.sharing import SharingPlan
+
+    plan = SharingPlan("npas")
+    plan.chain([plan.add_layer("shared", s, group="g0", source="bank", params=10) for s in ("s1.b1", "s2.b1")])
     values = {"s1.depth": 1, "s1.width": 8, "s1.b1.kernel": 3, "s2.depth": 1, "s2.width": 8, "s2.b1.kernel": 5}
-    info = _arch_graph_info(values, "t", sharing_plan=PLAN)
+    info = _arch_graph_info(values, "t", sharing_plan=plan.to_dict())
     assert info.groups == {"g0": ["s1.b1", "s2.b1"]}
     assert [(e.src, e.dst) for e in info.edges if e.kind == "shared"] == [("s1.b1", "s2.b1")]
     assert "shared weights" in [t.name for t in arch_figure(info).data]
-    plan = _plan_info(PLAN)
-    assert {n.id for n in plan.nodes} == {"0/s1.b1", "0/s2.b1", "1/s1.b1"}
-    assert plan.groups["g0"] == ["0/s1.b1", "0/s2.b1"] and len(plan_figure(plan).data) >= 2
 
 
 def test_arch_diff_lists_the_choices_that_differ() -> None:
