@@ -9,24 +9,43 @@ import pytest
 import torch
 
 from nas.cli import main
-from nas.config import load_config
-from nas.runner import Hooks, execute, load_supernet, new_run
+from nas.runner import load_supernet
 from nas.sharing import SharingPlan
-
-SETTINGS = {"space": "cell1d", "sharing.kind": "gm-split", "strategy": "random", "train.epochs": 1,
-            "train.num_random": 0, "sharing.gm_batches": 1}
+from tests.conftest import TINY
 
 
-def test_gm_split_search_resume_export_and_dashboard(tiny_config, tmp_path, capsys):
-    store = new_run(load_config(tiny_config, SETTINGS))
+@pytest.fixture
+def gm_config(tmp_path):
+    """The suite's tiny settings, one gradient batch per choice and no random subnets (speed)."""
+    import yaml
 
-    def stop_after_two(progress):
-        if progress.spent.evaluations >= 2:
+    cfg = dict(TINY) | {"runs_dir": str(tmp_path / "runs"), "sharing": {"gm_batches": 1}}
+    cfg["train"] = dict(TINY["train"]) | {"num_random": 0}
+    path = tmp_path / "gm.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_gm_split_search_resume_export_and_dashboard(gm_config, tmp_path, monkeypatch):
+    import nas.runner
+    from nas.store import RunStore
+
+    record = nas.runner._StoreRecorder.record
+
+    def record_then_stop(self, row):  # Ctrl-C right after the second evaluation is recorded
+        record(self, row)
+        if len(self.store.rows()) == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        execute(store, Hooks(on_progress=stop_after_two))
-    assert json.loads(store.file("manifest.json").read_text())["status"] == "stopped"
+    monkeypatch.setattr(nas.runner._StoreRecorder, "record", record_then_stop)
+    args = ["search", "--config", str(gm_config), "--space", "cell1d", "--sharing", "gm-split", "--strategy", "random",
+            "--epochs", "1", "--quiet"]
+    assert main(args) == 130
+    monkeypatch.setattr(nas.runner._StoreRecorder, "record", record)
+    (path,) = list((tmp_path / "runs").iterdir())
+    store = RunStore(path)
+    manifest = json.loads(store.file("manifest.json").read_text())
+    assert manifest["status"] == "stopped" and len(store.rows()) == 2
 
     assert main(["resume", str(store.path), "--quiet"]) == 0
     manifest = json.loads(store.file("manifest.json").read_text())
