@@ -124,6 +124,22 @@ def _one_budget(task: Task, frac: float, seed: int, natural: int, fit: Callable[
     return out
 
 
+def _seed_record(task_name: str, train_size: int, seed: int, budgets: tuple[float, ...], epochs: int,
+                 warmup_epochs: int, templates: int, lr: float, batch_size: int, threads: int) -> dict[str, Any]:
+    """Every network of one seed (top level: it runs in worker processes)."""
+    torch.set_num_threads(threads)
+    data = _load(task_name, train_size)
+    natural = _params(_cnn1d(data))
+    fit = lambda net, e: _fit(net, data, e, derive_seed(seed, 5), lr, batch_size)  # noqa: E731
+    nat = seeded_build(lambda: _cnn1d(data), seed)
+    record: dict[str, Any] = {"seed": seed, "natural": _score(nat, data, fit(nat, epochs)), "budgets": {}}
+    for frac in budgets:
+        record["budgets"][str(frac)] = _one_budget(data, frac, seed, natural, fit, epochs, warmup_epochs, templates)
+        print(f"npas bench: seed {seed} budget {frac}: " + ", ".join(
+            f"{k} {v['test_accuracy']:.1f}%" for k, v in record["budgets"][str(frac)].items()), flush=True)
+    return record
+
+
 def _summary(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
     vals = np.array([r[key] for r in rows], dtype=float)
     return {"mean": round(float(vals.mean()), 3), "std": round(float(vals.std()), 3)}
@@ -174,7 +190,7 @@ def _write_json(data: dict[str, Any], out: str) -> None:
 
 def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, epochs: int = 4,
         warmup_epochs: int = 1, train_size: int = 0, batch_size: int = 128, lr: float = 5e-3, templates: int = 4,
-        task: str = "mnist1d", threads: int = 1, out: str | None = None) -> dict[str, Any]:
+        task: str = "mnist1d", threads: int = 1, processes: int = 1, out: str | None = None) -> dict[str, Any]:
     """Runs the NPAS budget benchmark on ``cnn1d`` (see the module docstring).
 
     Args:
@@ -187,7 +203,8 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
         lr: Peak learning rate (AdamW, cosine decay).
         templates: Templates per banked layer.
         task: Task of the ``cnn1d`` space.
-        threads: torch threads.
+        threads: torch threads (per process).
+        processes: Seeds trained in parallel processes (``nice`` the run on a shared machine).
         out: Where the JSON goes.
     """
     for name, v in (("seeds", seeds), ("epochs", epochs), ("warmup_epochs", warmup_epochs), ("threads", threads)):
@@ -195,25 +212,31 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
             from nas.errors import invalid
 
             raise invalid(f"--{name.replace('_', '-')}", "be at least 1", v)
+    if processes < 1:
+        from nas.errors import invalid
+
+        raise invalid("--processes", "be at least 1", processes)
     torch.set_num_threads(threads)
     data = _load(task, train_size)
     natural = _params(_cnn1d(data))
     t0 = time.perf_counter()
-    per_seed = []
-    for s in range(seeds):
-        fit = lambda net, e, s=s: _fit(net, data, e, derive_seed(s, 5), lr, batch_size)  # noqa: E731
-        nat = seeded_build(lambda: _cnn1d(data), s)
-        record = {"seed": s, "natural": _score(nat, data, fit(nat, epochs)), "budgets": {}}
-        for frac in budgets:
-            record["budgets"][str(frac)] = _one_budget(data, frac, s, natural, fit, epochs, warmup_epochs, templates)
-        per_seed.append(record)
+    jobs = [(task, train_size, s, tuple(budgets), epochs, warmup_epochs, templates, lr, batch_size, threads)
+            for s in range(seeds)]
+    if processes == 1:
+        per_seed = [_seed_record(*job) for job in jobs]
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(processes, seeds), mp_context=mp.get_context("spawn")) as pool:
+            per_seed = list(pool.map(_seed_record, *zip(*jobs)))
     table = _aggregate(per_seed, budgets)
     result = {
         "benchmark": "npas", "space": "cnn1d (max architecture: 3 stages x 3 blocks, width 48, kernel 7)",
         "task": task, "natural_params": natural,
         "settings": {"budgets": list(budgets), "seeds": seeds, "epochs": epochs, "warmup_epochs": warmup_epochs,
                      "train_size": len(data.train), "batch_size": batch_size, "lr": lr, "templates": templates,
-                     "threads": threads, "metric": "test accuracy (%) of the max architecture, mean/std over seeds"},
+                     "threads": threads, "processes": processes, "metric": "test accuracy (%) of the max architecture, mean/std over seeds"},
         "summary": table, "targets": _targets(table, budgets), "per_seed": per_seed,
         "wall_s": round(time.perf_counter() - t0, 1), "host": {"python": platform.python_version(),
                                                                "torch": torch.__version__, "cpus": os.cpu_count()},
