@@ -148,3 +148,15 @@ def test_branching_refuses_single_task_tasks_naming_the_task() -> None:
     assert "mnist1d-multi" in mode.tasks(spec) and "synthetic-affinity" in mode.tasks(spec)
     with pytest.raises(ConfigError, match="`task` must be a multi-task task"):
         mode.check(spec, "mnist1d", load_config(None, {"sharing.kind": "branching"}))
+
+
+def test_head_accuracies_are_valid_objectives_of_multitask_runs_only() -> None:
+    from nas.config import load_config
+    from nas.runner import check_names
+
+    objectives = "acc_digit:max,latency_ms:min"
+    spec, task = check_names(load_config(None, {"sharing.kind": "branching", "task": "mnist1d-multi",
+                                                "objectives": objectives}))
+    assert (spec.name, task) == ("cnn1d", "mnist1d-multi")
+    with pytest.raises(ConfigError, match="acc_digit"):
+        check_names(load_config(None, {"objectives": objectives}))
