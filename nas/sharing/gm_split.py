@@ -174,7 +174,8 @@ def _kernighan_lin(sim: np.ndarray, seed: int) -> tuple[int, ...]:
     return tuple(sorted(a))
 
 
-def partition(sim: np.ndarray, seed: int = 0, exact_limit: int = EXACT_LIMIT) -> tuple[tuple[int, ...], tuple[int, ...], float]:
+def partition(sim: np.ndarray, seed: int = 0,
+              exact_limit: int = EXACT_LIMIT) -> tuple[tuple[int, ...], tuple[int, ...], float]:
     """Splits options into two balanced groups minimising the similarity across them.
 
     Args:

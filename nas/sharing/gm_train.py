@@ -100,7 +100,8 @@ class GMTrainer:
             sub = self.net.sub(index)
             rng = np.random.default_rng(derive_seed(self.seed, 100 + epoch, index))
             gen = torch.Generator().manual_seed(derive_seed(self.seed, 200 + epoch, index))
-            data = [b for _, b in zip(range(self.settings.gm_batches), batches(self.task.train, self.config.batch_size, gen))]
+            stream = batches(self.task.train, self.config.batch_size, gen)
+            data = [b for _, b in zip(range(self.settings.gm_batches), stream)]
             split = best_split(sub, self.settings.labels, data, rng, seed=derive_seed(self.seed, 300 + epoch, index))
             if split is None:
                 continue

@@ -74,7 +74,8 @@ class SubSupernets(Supernet):
         self._set_active(self.max_arch())
 
     @classmethod
-    def build(cls, make_base: Callable[[], Supernet], structure: Sequence[Mapping[str, Sequence[Value]]] | None) -> SubSupernets:
+    def build(cls, make_base: Callable[[], Supernet],
+              structure: Sequence[Mapping[str, Sequence[Value]]] | None) -> SubSupernets:
         """Builds the base with ``make_base`` and the sub-supernets of ``structure`` around it."""
         return cls(make_base(), structure)
 
