@@ -26,6 +26,7 @@ import yaml
 
 from nas.checkpoint import atomic_write_bytes, atomic_write_text
 from nas.errors import RunStoreError
+from nas.journal import append_line, prepare, read_rows
 
 __all__ = ["RunStore", "RUN_ID_RE", "resolve_run"]
 
@@ -247,35 +248,10 @@ class RunStore:
         return df.to_dict("records") if len(df) else []
 
     def _journal_rows(self, skip: int) -> list[dict[str, Any]]:
-        """Journal rows after the first ``skip`` (a torn last line, from a kill mid-write, is not a row)."""
-        path = self.file(JOURNAL)
-        if not path.exists():
-            return []
-        try:
-            lines = path.read_bytes().split(b"\n")
-        except OSError as e:
-            raise RunStoreError(f"`{JOURNAL}` of run `{self.run_id}` must be readable ({e.strerror})") from e
-        complete = lines[:-1]  # the part after the last newline is empty or torn
-        out = []
-        for i in range(skip, len(complete)):
-            try:
-                out.append(json.loads(complete[i]))
-            except json.JSONDecodeError as e:
-                raise RunStoreError(f"`{JOURNAL}` of run `{self.run_id}` must hold one JSON row per line, "
-                                    f"got a corrupt line {i + 1} ({e})") from e
-        return out
+        return read_rows(self.file(JOURNAL), skip, self.run_id)
 
     def _prepare_journal(self, rows: list[dict[str, Any]]) -> None:
-        """Before the first append: drops a torn last line, and journals the rows of a run whose
-        table predates the journal so that the journal again holds every row."""
-        path = self.file(JOURNAL)
-        data = path.read_bytes() if path.exists() else b""
-        if data.count(b"\n") < len(rows):
-            text = "".join(json.dumps(r, default=_json_default) + "\n" for r in rows)
-            atomic_write_text(path, text)
-        elif data and not data.endswith(b"\n"):
-            with open(path, "r+b") as fh:
-                fh.truncate(data.rfind(b"\n") + 1)
+        prepare(self.file(JOURNAL), rows, _json_default)
         self._journal_ready = True
 
     # ---- json side files ------------------------------------------------------------------
@@ -316,26 +292,6 @@ class RunStore:
             except json.JSONDecodeError:
                 continue
         return out
-
-
-def append_line(path: Path, line: str) -> None:
-    """Appends ``line`` and a newline to ``path`` in one write (no fsync: a killed process loses
-    nothing written; see :mod:`nas.checkpoint`).
-
-    Raises:
-        RunStoreError: naming the file when it cannot be written.
-    """
-    data = (line + "\n").encode("utf-8")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            written = os.write(fd, data)
-        finally:
-            os.close(fd)
-    except OSError as e:
-        raise RunStoreError(f"`{path}` must be writable, got {e.strerror or e} (the rows before are intact)") from e
-    if written != len(data):
-        raise RunStoreError(f"`{path}` must take the whole row, got {written} of {len(data)} bytes (disk full?)")
 
 
 def _now() -> str:
