@@ -94,17 +94,20 @@ def measure(strategy: str, evals: int, seed: int, workdir: Path) -> dict[str, fl
 
 
 def run(evals: int = 1000, strategies: Sequence[str] = ("random", "nsga2"), seed: int = 0,
-        out: str | None = None) -> dict[str, Any]:
+        before: str = "", out: str | None = None) -> dict[str, Any]:
     """Measures the loop overhead per evaluation for each strategy (SQLite study, run folder on disk).
 
     Args:
         evals: Evaluations per search.
         strategies: Registered strategy names (``predictor`` also works, its rounds count as overhead).
         seed: Seed of the strategies.
+        before: JSON written by this harness at an earlier commit in the same session (same machine,
+            same load): its results are kept under ``before`` with the speed-up of each strategy.
         out: JSON file to write.
     """
     if evals < 10:
         raise ValueError(f"`evals` must be at least 10, got {evals}")
+    earlier = _read_before(Path(before)) if before else None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="nas-overhead-") as tmp:
@@ -115,7 +118,23 @@ def run(evals: int = 1000, strategies: Sequence[str] = ("random", "nsga2"), seed
                "target_ms_per_eval": TARGET_MS, "cpus": os.cpu_count(),
                "machine": platform.processor() or platform.machine(), "results": results,
                "meets_target": {k: v["overhead_ms_per_eval"] < TARGET_MS for k, v in results.items()}}
+    if earlier is not None:
+        old = earlier.get("results", {})
+        payload["before"] = {"label": earlier.get("label", Path(before).name), "results": old,
+                             "overhead_ratio_before_over_now": {k: old[k]["overhead_ms_per_eval"] / v["overhead_ms_per_eval"]
+                                                                for k, v in results.items() if k in old}}
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(payload, indent=2) + "\n")
     return payload
+
+
+def _read_before(path: Path) -> dict[str, Any]:
+    """An earlier measurement written by this harness."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"`before` must be a JSON file written by this harness, got {str(path)!r} ({e})") from e
+    if not isinstance(earlier.get("results"), dict):
+        raise ValueError(f"`before` must hold the `results` of this harness, got keys {sorted(earlier)}")
+    return earlier

@@ -89,47 +89,57 @@ def loop_overhead(storage: str | None, evals: int, strategy: str, seed: int, wor
 
 
 def run(workers: str = "1,2,4", n_archs: int = 40, epochs: int = 3, evals: int = 10000,
-        strategy: str = "random", pg_url: str = "", seed: int = 0, out: str | None = None) -> dict[str, Any]:
+        strategy: str = "random", pg_url: str = "", storages: str = "sqlite,postgresql", seed: int = 0,
+        out: str | None = None) -> dict[str, Any]:
     """Throughput with each Ray worker count, then loop overhead with SQLite and PostgreSQL.
 
     Args:
-        workers: Comma-separated Ray worker counts.
+        workers: Comma-separated Ray worker counts (empty: skip the throughput part).
         n_archs: Subnets scored per executor in the throughput part.
         epochs: Supernet training epochs before timing throughput.
         evals: Table-backed evaluations per overhead search (0 skips the overhead part).
         strategy: Strategy of the overhead searches.
         pg_url: PostgreSQL URL; empty starts a throw-away server (skipped, saying why, if none).
+        storages: Which storages the overhead part measures (``sqlite``, ``postgresql``).
         seed: Seed.
         out: JSON file to write.
     """
     counts = [int(x) for x in workers.split(",") if x.strip()]
-    if not counts or min(counts) < 1:
-        raise ValueError(f"`workers` must be positive counts, got {workers!r}")
-    from benchmarks import throughput
-    from nas.execution.ray_executor import ensure_ray
-
+    if workers.strip() and (not counts or min(counts) < 1):
+        raise ValueError(f"`workers` must be positive counts (empty: skip the throughput part), got {workers!r}")
     payload: dict[str, Any] = {"benchmark": "scale", "cpus": os.cpu_count(),
                                "machine": platform.processor() or platform.machine()}
-    ensure_ray(None, num_cpus=max(max(counts), os.cpu_count() or 1))
-    try:
-        payload["throughput"] = throughput.run(n_archs=n_archs, workers=workers, epochs=epochs, seed=seed)
-    finally:
-        import ray
-
-        ray.shutdown()
+    if counts:
+        payload["throughput"] = _throughput(counts, workers, n_archs, epochs, seed)
     if evals > 0:
-        payload["overhead"] = _overheads(evals, strategy, pg_url, seed)
+        payload["overhead"] = _overheads(evals, strategy, pg_url, seed, storages)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(payload, indent=2) + "\n")
     return payload
 
 
-def _overheads(evals: int, strategy: str, pg_url: str, seed: int) -> dict[str, Any]:
+def _throughput(counts: list[int], workers: str, n_archs: int, epochs: int, seed: int) -> dict[str, Any]:
+    from benchmarks import throughput
+    from nas.execution.ray_executor import ensure_ray
+
+    ensure_ray(None, num_cpus=max(max(counts), os.cpu_count() or 1))
+    try:
+        return throughput.run(n_archs=n_archs, workers=workers, epochs=epochs, seed=seed)
+    finally:
+        import ray
+
+        ray.shutdown()
+
+
+def _overheads(evals: int, strategy: str, pg_url: str, seed: int, storages: str) -> dict[str, Any]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results: dict[str, Any] = {"evals": evals, "strategy": strategy, "space": "nb201"}
+    wanted = {x.strip() for x in storages.split(",") if x.strip()}
+    if not wanted <= {"sqlite", "postgresql"} or not wanted:
+        raise ValueError(f"`storages` must name sqlite and/or postgresql, got {storages!r}")
     server = None
-    if not pg_url:
+    if "postgresql" in wanted and not pg_url:
         from nas.testing import start_server
 
         try:
@@ -140,7 +150,7 @@ def _overheads(evals: int, strategy: str, pg_url: str, seed: int) -> dict[str, A
     try:
         with tempfile.TemporaryDirectory(prefix="nas-scale-") as tmp:
             for label, url in (("sqlite", None), ("postgresql", pg_url or None)):
-                if label == "postgresql" and not pg_url:
+                if label not in wanted or label == "postgresql" and not pg_url:
                     continue
                 results[label] = loop_overhead(url, evals, strategy, seed, Path(tmp))
                 print(f"{label:10s} {results[label]['overhead_ms_per_eval']:.1f} ms/eval "

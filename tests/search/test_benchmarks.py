@@ -57,3 +57,26 @@ def test_overhead_harness_times_the_loop_on_sqlite(tmp_path):
     assert r["evaluations"] == 12 and r["wall_s"] > r["evaluation_s"] >= 0
     assert r["overhead_ms_per_eval"] > 0 and r["recording_ms_per_eval"] > 0
     assert json.loads((tmp_path / "o.json").read_text())["storage"] == "sqlite"
+
+
+def test_overhead_harness_compares_with_an_earlier_measurement(tmp_path):
+    from benchmarks.overhead import run
+
+    (tmp_path / "b.json").write_text(json.dumps({"label": "old", "results": {"random": {"overhead_ms_per_eval": 100.0}}}))
+    data = run(evals=10, strategies=("random",), before=str(tmp_path / "b.json"))
+    now = data["results"]["random"]["overhead_ms_per_eval"]
+    assert data["before"]["label"] == "old"
+    assert data["before"]["overhead_ratio_before_over_now"]["random"] == pytest.approx(100.0 / now)
+    with pytest.raises(ValueError, match="`before` must be a JSON file"):
+        run(evals=10, strategies=("random",), before=str(tmp_path / "missing.json"))
+
+
+def test_scale_harness_measures_the_loop_overhead_alone_when_no_workers_are_named(tmp_path):
+    from benchmarks.scale import run
+
+    data = run(workers="", evals=15, storages="sqlite", out=str(tmp_path / "s.json"))
+    assert "throughput" not in data and "postgresql" not in data["overhead"]
+    r = data["overhead"]["sqlite"]
+    assert r["evaluations"] == 15 and r["overhead_ms_per_eval"] > 0
+    with pytest.raises(ValueError, match="`storages` must name"):
+        run(workers="", evals=5, storages="mysql")
