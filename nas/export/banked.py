@@ -26,7 +26,7 @@ from torch import nn
 
 from nas.export.templates import ExportError
 from nas.export.verify import EQUAL_ATOL, max_abs_diff
-from nas.sharing.bank import BankedSupernet, bank_weight, trace_export
+from nas.sharing.bank import BankedSupernet, bank_weight, select_box, trace_export
 from nas.space import Arch
 
 __all__ = ["BANKED_FILE", "LOADER_FILE", "banked_tensors", "write_banked", "loader_source"]
@@ -69,8 +69,7 @@ def load(folder: str | None = None, device: str = "cpu") -> torch.nn.Module:
     state = {k[len("plain."):]: v for k, v in tensors.items() if k.startswith("plain.")}
     for name, r in recipe["generated"].items():
         flat = bank_weight(tensors[f"bank.{r['group']}"], tensors[f"coef.{r['layer']}"], r["numel"], recipe["upsample"])
-        box = tuple(slice(a, b) for a, b in r["ranges"])
-        state[name] = flat.view(r["shape"])[box].contiguous()
+        state[name] = select_box(flat.view(r["shape"]), r["runs"]).reshape(r["out_shape"]).contiguous()
     net = source.build()
     net.load_state_dict(state)
     return net.to(device).eval()
@@ -79,7 +78,7 @@ def load(folder: str | None = None, device: str = "cpu") -> torch.nn.Module:
 
 def loader_source() -> str:
     """The standalone ``banked.py`` (the generator is :func:`~nas.sharing.bank.bank_weight`'s own source)."""
-    return _LOADER_HEAD + "\n" + inspect.getsource(bank_weight) + _LOADER_TAIL
+    return _LOADER_HEAD + "\n" + inspect.getsource(bank_weight) + "\n\n" + inspect.getsource(select_box) + _LOADER_TAIL
 
 
 @torch.no_grad()
@@ -98,12 +97,13 @@ def banked_tensors(net: BankedSupernet, arch: Arch, static: nn.Module) -> tuple[
     tensors: dict[str, torch.Tensor] = {f"plain.{k}": v.detach().contiguous() for k, v in static.state_dict().items()
                                         if k not in generated}
     recipe: dict[str, Any] = {"upsample": net.upsample, "templates": net.templates, "generated": {}}
-    for name, (i, ranges) in generated.items():
+    shapes = {k: list(v.shape) for k, v in static.state_dict().items()}
+    for name, (i, runs) in generated.items():
         g, layer = net.groups[i], net.layers[i]
         tensors[f"bank.{g}"] = net.banks[g].detach().contiguous()
         tensors[f"coef.{i}"] = net.coefs[i].detach().contiguous()
         recipe["generated"][name] = {"layer": i, "group": g, "shape": list(layer.shape), "numel": layer.numel,
-                                     "ranges": [list(r) for r in ranges]}
+                                     "runs": [[list(r) for r in dim] for dim in runs], "out_shape": shapes[name]}
     return tensors, recipe
 
 

@@ -22,7 +22,9 @@ Entangled slicing is unchanged: the supernet's elastic ops slice the generated m
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +35,7 @@ from nas.errors import invalid
 from nas.space import Arch
 from nas.supernet.base import Supernet
 
-__all__ = ["UPSAMPLE", "BankedLayer", "BankedSupernet", "bank_weight", "banked_layers", "split_budget", "trace_export"]
+__all__ = ["UPSAMPLE", "BankedLayer", "BankedSupernet", "bank_weight", "banked_layers", "split_budget", "trace_export", "select_box"]
 
 UPSAMPLE = ("tile", "interp")
 
@@ -90,12 +92,13 @@ class BankedLayer:
 
 
 def banked_layers(net: nn.Module) -> list[BankedLayer]:
-    """The weights of ``net`` that a bank generates: every ``weight`` parameter with >= 2 dims."""
+    """The weights of ``net`` that a bank generates: every parameter with >= 2 dimensions (conv and
+    linear weights, embeddings, attention projections)."""
     out = []
     for path, module in net.named_modules():
-        p = module._parameters.get("weight")
-        if isinstance(p, nn.Parameter) and p.dim() >= 2:
-            out.append(BankedLayer(path, "weight", tuple(p.shape), type(module).__name__, float(p.detach().std())))
+        for name, p in module._parameters.items():
+            if isinstance(p, nn.Parameter) and p.dim() >= 2:
+                out.append(BankedLayer(path, name, tuple(p.shape), type(module).__name__, float(p.detach().std())))
     return out
 
 
@@ -208,9 +211,24 @@ class BankedSupernet(Supernet):
     def _set_active(self, arch: Arch) -> None:
         self.inner.set_arch(arch)
 
+    @contextlib.contextmanager
+    def as_parameters(self, tensors: Sequence[torch.Tensor] | None = None) -> Iterator[None]:
+        """Puts (detached) generated weights, or ``tensors``, back as ordinary parameters while the
+        block runs, so that ops which export by copying their own ``state_dict`` see a plain module."""
+        values = tensors if tensors is not None else [self.layer_weight(i).detach() for i in range(len(self.layers))]
+        for layer, value in zip(self.layers, values):
+            setattr(self.inner.get_submodule(layer.module), layer.param, nn.Parameter(value))
+        try:
+            yield
+        finally:
+            for layer in self.layers:
+                del self.inner.get_submodule(layer.module)._parameters[layer.param]
+            with torch.no_grad():
+                self._materialize()
+
     def _export(self, arch: Arch) -> nn.Module:
-        self._materialize()
-        return self.inner._export(arch)
+        with self.as_parameters():
+            return self.inner._export(arch)
 
     def __getstate__(self) -> dict:
         # Generated weights hang off the ops as plain tensors: pickle (Ray workers, deepcopy)
@@ -220,15 +238,22 @@ class BankedSupernet(Supernet):
         return super().__getstate__()
 
 
-def trace_export(net: BankedSupernet, arch: Arch) -> tuple[nn.Module, dict[str, tuple[int, list[tuple[int, int]]]]]:
+Runs = list[tuple[int, int]]
+
+
+def trace_export(net: BankedSupernet, arch: Arch) -> tuple[nn.Module, dict[str, tuple[int, list[Runs]]]]:
     """Which part of which banked max weight each weight of ``arch``'s exported module is.
 
     Exports ``arch`` once with every banked max weight replaced by its element indices (offset per
-    layer), then reads each exported weight back as a box of index ranges of one layer.
+    layer), then reads each exported weight back as a box of one layer's max weight: per dimension,
+    the kept indices as ``(start, stop)`` runs (one run for a leading slice or a centred crop,
+    several for, e.g., the q/k/v rows of a fused projection), possibly reshaped (a linear weight
+    exported as a 1x1 convolution). Exported weights that are no such box are left out (a banked
+    export stores them plainly).
 
     Returns:
         The traced static module (its values are indices, not weights) and, per exported
-        parameter name that a bank generates, ``(layer index, [(start, stop) per dimension])``.
+        parameter name that a bank generates, ``(layer index, runs per dimension)``.
 
     Raises:
         ConfigError: when the banked layers hold too many values to be traced exactly in float32.
@@ -239,16 +264,10 @@ def trace_export(net: BankedSupernet, arch: Arch) -> tuple[nn.Module, dict[str, 
         total += layer.numel
     if total >= 2**24:
         raise invalid("supernet", "hold under 2**24 banked weight values to trace its exports", total)
-    with torch.no_grad():
-        for layer, s in zip(net.layers, starts):
-            index = torch.arange(s, s + layer.numel, dtype=torch.float32).view(layer.shape)
-            setattr(net.inner.get_submodule(layer.module), layer.param, index)
-        try:
-            with net.activate(arch):
-                static = net.inner._export(arch)
-        finally:
-            net._materialize()
-    found: dict[str, tuple[int, list[tuple[int, int]]]] = {}
+    index = [torch.arange(s, s + layer.numel, dtype=torch.float32).view(layer.shape) for layer, s in zip(net.layers, starts)]
+    with torch.no_grad(), net.as_parameters(index), net.activate(arch):
+        static = net.inner._export(arch)
+    found: dict[str, tuple[int, list[Runs]]] = {}
     for name, p in static.named_parameters():
         box = _as_box(p.detach(), net.layers, starts) if p.dim() >= 2 else None
         if box is not None:
@@ -256,17 +275,38 @@ def trace_export(net: BankedSupernet, arch: Arch) -> tuple[nn.Module, dict[str, 
     return static, found
 
 
-def _as_box(values: torch.Tensor, layers: list[BankedLayer], starts: list[int]) -> tuple[int, list[tuple[int, int]]] | None:
+def select_box(full: torch.Tensor, runs: list[Runs]) -> torch.Tensor:
+    """The box of ``full`` kept by ``runs`` (per dimension, ``(start, stop)`` runs of indices)."""
+    for d, dim_runs in enumerate(runs):
+        full = full.index_select(d, torch.cat([torch.arange(a, b) for a, b in dim_runs]))
+    return full
+
+
+def _runs(idx: torch.Tensor) -> Runs:
+    out: Runs = []
+    for v in idx.tolist():
+        if out and out[-1][1] == v:
+            out[-1] = (out[-1][0], v + 1)
+        else:
+            out.append((v, v + 1))
+    return out
+
+
+def _as_box(values: torch.Tensor, layers: list[BankedLayer], starts: list[int]) -> tuple[int, list[Runs]] | None:
     lo = float(values.min())
     i = max((k for k, s in enumerate(starts) if s <= lo), default=None)
-    if i is None or lo != int(lo):
+    if i is None:
         return None
     local = values.double() - starts[i]
-    shape = layers[i].shape
-    first = torch.unravel_index(torch.tensor(int(local.min())), shape)
-    last = torch.unravel_index(torch.tensor(int(local.max())), shape)
-    ranges = [(int(a), int(b) + 1) for a, b in zip(first, last)]
-    box = torch.arange(layers[i].numel, dtype=torch.float64).view(shape)[tuple(slice(a, b) for a, b in ranges)]
-    if box.shape != local.shape or not torch.equal(box, local):
+    if not torch.equal(local, local.round()) or float(local.max()) >= layers[i].numel:
         return None
-    return i, ranges
+    shape = layers[i].shape
+    coords = torch.unravel_index(local.long().flatten(), shape)
+    dims = [torch.unique(c) for c in coords]
+    if math.prod(len(d) for d in dims) != local.numel():
+        return None
+    runs = [_runs(d) for d in dims]
+    box = select_box(torch.arange(layers[i].numel, dtype=torch.float64).view(shape), runs)
+    if not torch.equal(box.flatten(), local.flatten()):
+        return None
+    return i, runs

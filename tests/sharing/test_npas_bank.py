@@ -92,3 +92,15 @@ def test_params_stored_of_the_max_arch_is_the_budget_and_smaller_subnets_store_l
     rng = np.random.default_rng(0)
     for _ in range(3):
         assert net.stored_params(net.space.sample(rng)) <= net.budget
+
+
+def test_traced_boxes_cover_split_rows_and_reshaped_exports():
+    from nas.sharing.bank import BankedLayer, _as_box, select_box
+
+    layer = BankedLayer("m", "weight", (6, 4), "X", 1.0)
+    full = torch.arange(24.0).view(6, 4)
+    rows = full[[0, 1, 4, 5]][:, :2]  # e.g. q and k rows of a fused projection, first two inputs
+    found = _as_box(rows.reshape(4, 2, 1, 1) + 100, [layer], [100])  # exported as a 1x1 conv
+    assert found == (0, [[(0, 2), (4, 6)], [(0, 2)]])
+    assert torch.equal(select_box(full, found[1]), rows)
+    assert _as_box(rows.t().contiguous() + 100, [layer], [100]) is None  # transposed: no box of the max weight
