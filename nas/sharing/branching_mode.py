@@ -7,7 +7,8 @@ Steps (driven by the runner, see :mod:`nas.sharing.modes`):
 2. ``learn``: :func:`~nas.sharing.branching.learn_tree` over ``sharing.tree_nodes`` with
    ``sharing.warmup_epochs`` of warm-up and ``sharing.tree_epochs`` of Gumbel-softmax training;
    the derived tree (and its learned probabilities and recalibrated accuracies) goes to
-   ``branching_tree.json``. Idempotent: a stored tree is kept, so ``nas resume`` never relearns it.
+   ``branching_tree.json``. Idempotent: a stored tree is kept, so ``nas resume`` never relearns it
+   (a run killed while learning relearns the tree from the start: the phase is short and seeded).
 3. ``run_spec``: the space over the derived tree (``<space>+branching``: width and kernel per node,
    options of the base space), reported metrics extended by ``acc_<task>``.
 4. ``build_supernet``/``train``: the :class:`~nas.sharing.tree_supernet.TreeSupernet`, trained
