@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
 from nas.data import TASKS, Split
 from nas.errors import ConfigError
 from nas.export.codegen import exec_source, generate_source
-from nas.multitask import head_accuracies
 from nas.sharing import SharingConfig, SharingPlan
 from nas.sharing.branching import GumbelTree, TemperatureSchedule, TreeLearnConfig, gumbel_softmax, learn_tree
 from nas.sharing.branching_mode import BranchingMode
@@ -108,7 +108,7 @@ def test_tree_supernet_exports_equal_outputs_and_each_shared_node_once() -> None
     tree = Tree(((-1,), (0, 0)), (0, 0, 1, 1), TASKS4)
     net = _tree_net(tree).eval()
     x = torch.randn(8, 2, 32)
-    rng = __import__("numpy").random.default_rng(0)
+    rng = np.random.default_rng(0)
     for _ in range(3):
         arch = net.space.sample(rng)
         with net.activate(arch):
@@ -136,7 +136,8 @@ def test_plan_lists_tasks_as_members_and_shared_nodes_once() -> None:
     assert sum(1 for m, s in plan.graph.nodes if s.startswith("l")) == 3  # the trunk node exists once
     assert plan.meta["first_split"] == 1 and plan.meta["partition"] == [0, 0, 1, 1]
     assert SharingPlan.from_dict(plan.to_dict()) == plan
-    assert head_accuracies(net.eval(), Split(torch.randn(4, 2, 32), torch.zeros(4, 4, dtype=torch.long)), HEADS4)["accuracy"] >= 0
+    trunk = plan.graph.nodes[("shared", "l0.n0")]
+    assert trunk["tasks"] == list(TASKS4) and trunk["params"] == sum(p.numel() for p in net.nodes[0].parameters())
 
 
 def test_branching_refuses_single_task_tasks_naming_the_task() -> None:
