@@ -98,9 +98,10 @@ def banked_tensors(net: BankedSupernet, arch: Arch, static: nn.Module) -> tuple[
                                         if k not in generated}
     recipe: dict[str, Any] = {"upsample": net.upsample, "templates": net.templates, "generated": {}}
     shapes = {k: list(v.shape) for k, v in static.state_dict().items()}
+    fraction = net.fraction_of(arch)
     for name, (i, runs) in generated.items():
         g, layer = net.groups[i], net.layers[i]
-        tensors[f"bank.{g}"] = net.banks[g].detach().contiguous()
+        tensors[f"bank.{g}"] = net.bank(g, fraction).detach().contiguous()
         tensors[f"coef.{i}"] = net.coefs[i].detach().contiguous()
         recipe["generated"][name] = {"layer": i, "group": g, "shape": list(layer.shape), "numel": layer.numel,
                                      "runs": [[list(r) for r in dim] for dim in runs], "out_shape": shapes[name]}

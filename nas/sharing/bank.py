@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.errors import invalid
+from nas.sharing.bank_budget import bank_length, check_choices, extend_space, split_arch
 from nas.space import Arch
 from nas.supernet.base import Supernet
 
@@ -135,6 +136,8 @@ class BankedSupernet(Supernet):
         templates: Templates per layer (``T``).
         upsample: ``tile`` or ``interp``.
         seed: Seed of the bank and coefficient initialisation (the module owns its generator).
+        budget_choices: Budget fractions searched as the ``npas.budget`` dimension (entangled
+            banks, :mod:`nas.sharing.bank_budget`); empty: the whole budget for every subnet.
 
     Raises:
         ConfigError: naming ``sharing.param_budget`` when the budget cannot pay for the plain
@@ -142,8 +145,13 @@ class BankedSupernet(Supernet):
     """
 
     def __init__(self, inner: Supernet, groups: list[int], budget: int, templates: int = 4,
-                 upsample: str = "tile", seed: int = 0) -> None:
+                 upsample: str = "tile", seed: int = 0, budget_choices: Sequence[float] = ()) -> None:
         super().__init__(inner.space)
+        self.budget_choices = check_choices(budget_choices)
+        if self.budget_choices:
+            self.space = extend_space(inner.space, self.budget_choices)
+        self.fraction = 1.0
+        self._inner_arch = inner.active_arch
         layers = banked_layers(inner)
         if len(groups) != len(layers) or sorted(set(groups)) != list(range(len(set(groups)))):
             raise invalid("sharing.groups", f"map {len(layers)} banked layers onto groups 0..G-1", groups)
@@ -178,10 +186,20 @@ class BankedSupernet(Supernet):
         """Values in each group's bank."""
         return [int(b.numel()) for b in self.banks]
 
+    def fraction_of(self, arch: Arch) -> float:
+        """The budget fraction of ``arch`` (1 without a budget dimension)."""
+        return split_arch(self.inner.space, arch)[1] if self.budget_choices else 1.0
+
+    def bank(self, g: int, fraction: float | None = None) -> torch.Tensor:
+        """Group ``g``'s bank as a subnet with budget ``fraction`` (default: the active one) uses it."""
+        full = self.banks[g]
+        f = self.fraction if fraction is None else fraction
+        return full if f >= 1.0 else full[: bank_length(full.numel(), f)]
+
     def layer_weight(self, i: int) -> torch.Tensor:
-        """The generated max weight of banked layer ``i``."""
+        """The generated max weight of banked layer ``i`` (from the active share of its bank)."""
         layer = self.layers[i]
-        flat = bank_weight(self.banks[self.groups[i]], self.coefs[i], layer.numel, self.upsample)
+        flat = bank_weight(self.bank(self.groups[i]), self.coefs[i], layer.numel, self.upsample)
         return flat.view(layer.shape)
 
     def _materialize(self) -> None:
@@ -198,7 +216,9 @@ class BankedSupernet(Supernet):
         static, generated = trace_export(self, arch)
         used = {i for i, _ in generated.values()}
         plain = sum(p.numel() for n, p in static.named_parameters() if n not in generated)
-        return sum(self.bank_sizes[g] for g in {self.groups[i] for i in used}) + self.templates * len(used) + plain
+        fraction = self.fraction_of(arch)
+        banks = sum(self.bank(g, fraction).numel() for g in {self.groups[i] for i in used})
+        return banks + self.templates * len(used) + plain
 
     def subnet_metrics(self, arch: Arch) -> dict[str, float]:
         """Metrics the ``npas`` mode adds to every evaluation (read by the evaluator)."""
@@ -209,7 +229,10 @@ class BankedSupernet(Supernet):
         return self.inner(x)
 
     def _set_active(self, arch: Arch) -> None:
+        if self.budget_choices:
+            arch, self.fraction = split_arch(self.inner.space, arch)
         self.inner.set_arch(arch)
+        self._inner_arch = arch
 
     @contextlib.contextmanager
     def as_parameters(self, tensors: Sequence[torch.Tensor] | None = None) -> Iterator[None]:
@@ -228,7 +251,7 @@ class BankedSupernet(Supernet):
 
     def _export(self, arch: Arch) -> nn.Module:
         with self.as_parameters():
-            return self.inner._export(arch)
+            return self.inner._export(self._inner_arch)
 
     def __getstate__(self) -> dict:
         # Generated weights hang off the ops as plain tensors: pickle (Ray workers, deepcopy)
@@ -266,7 +289,7 @@ def trace_export(net: BankedSupernet, arch: Arch) -> tuple[nn.Module, dict[str, 
         raise invalid("supernet", "hold under 2**24 banked weight values to trace its exports", total)
     index = [torch.arange(s, s + layer.numel, dtype=torch.float32).view(layer.shape) for layer, s in zip(net.layers, starts)]
     with torch.no_grad(), net.as_parameters(index), net.activate(arch):
-        static = net.inner._export(arch)
+        static = net.inner._export(net._inner_arch)
     found: dict[str, tuple[int, list[Runs]]] = {}
     for name, p in static.named_parameters():
         box = _as_box(p.detach(), net.layers, starts) if p.dim() >= 2 else None

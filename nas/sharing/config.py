@@ -30,6 +30,8 @@ class SharingConfig:
         shrink: Ensembles: diversity-guided space shrinking during supernet training.
         templates: NPAS: templates cut from a bank per generated weight (coefficients per layer).
         upsample: NPAS: how a bank smaller than a layer is enlarged: ``tile`` or ``interp``.
+        budget_choices: NPAS: budget fractions searched as the ``npas.budget`` dimension (a subnet
+            uses the leading share of every bank; ascending, ending with 1); empty: a fixed budget.
         split_epochs: GM splits: epochs at whose start the supernet splits (empty: half-way).
         split_labels: GM splits: candidate layers (empty: every unconditional choice).
         gm_batches: GM splits: batches each choice's gradient is averaged over.
@@ -49,6 +51,7 @@ class SharingConfig:
     shrink: bool = True
     templates: int = 4
     upsample: str = "tile"
+    budget_choices: list[float] = field(default_factory=list)
     split_epochs: list[int] = field(default_factory=list)
     split_labels: list[str] = field(default_factory=list)
     gm_batches: int = 4
@@ -90,6 +93,10 @@ class SharingConfig:
             raise invalid("sharing.templates", "be in [1, 64]", self.templates)
         if self.upsample not in ("tile", "interp"):
             raise invalid("sharing.upsample", "be one of ['tile', 'interp']", self.upsample)
+        if self.budget_choices:
+            from nas.sharing.bank_budget import check_choices
+
+            check_choices(self.budget_choices)
 
     def budget_params(self, natural: int) -> int:
         """The parameter budget as a count, given the supernet's natural parameter count."""

@@ -23,10 +23,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from nas.catalog import SpaceSpec
+from nas.catalog import SPACES, SpaceSpec
 from nas.errors import ConfigError, invalid
 from nas.search.loop import derive_seed
 from nas.sharing.bank import BankedSupernet, banked_layers
+from nas.sharing.bank_budget import budget_spec
 from nas.sharing.modes import SHARING, SharingContext, SharingMode
 from nas.sharing.npas import make_groups, single_groups
 from nas.sharing.plan import SharingPlan
@@ -44,7 +45,12 @@ WARMUP_CHECKPOINT = "npas_warmup.safetensors"
 
 
 def build_banked(spec: SpaceSpec, task: Task, cfg: SearchConfig, groups: list[int] | None) -> BankedSupernet:
-    """The banked supernet of ``spec`` under ``cfg.sharing`` (``groups=None``: one shared bank)."""
+    """The banked supernet of ``spec`` under ``cfg.sharing`` (``groups=None``: one shared bank).
+
+    ``spec`` is the registered space (a searched ``<space>+npas`` spec is mapped back to it).
+    """
+    if spec.name.endswith("+npas"):
+        spec = SPACES.get(spec.name[: -len("+npas")], "space")
     if spec.build_supernet is None:
         raise ConfigError(f"`space` {spec.name!r} must be trainable to share parameter banks, got a table-backed space")
     inner = spec.build_supernet(spec.build_space(), task)
@@ -54,7 +60,7 @@ def build_banked(spec: SpaceSpec, task: Task, cfg: SearchConfig, groups: list[in
     if groups is None:
         groups = single_groups(n_layers)
     return BankedSupernet(inner, groups, sh.budget_params(natural), sh.templates, sh.upsample,
-                          seed=derive_seed(cfg.seed, 11))
+                          seed=derive_seed(cfg.seed, 11), budget_choices=sh.budget_choices)
 
 
 class NPASMode(SharingMode):
@@ -94,9 +100,11 @@ class NPASMode(SharingMode):
         ctx.stage("npas-groups", how=sh.groups, groups=len(set(groups)))
 
     def run_spec(self, spec: SpaceSpec, cfg: SearchConfig, store: RunStore | None) -> SpaceSpec:
-        """The same space, with ``params_stored`` among its metrics."""
+        """The same space with ``params_stored`` among its metrics; with ``sharing.budget_choices``,
+        the ``<space>+npas`` space that adds the ``npas.budget`` dimension."""
         extra = tuple(m for m in self.extra_metrics if m not in spec.metrics)
-        return dataclasses.replace(spec, metrics=tuple(spec.metrics) + extra)
+        out = dataclasses.replace(spec, metrics=tuple(spec.metrics) + extra)
+        return budget_spec(out, cfg.sharing.budget_choices) if cfg.sharing.budget_choices else out
 
     def build_supernet(self, spec: SpaceSpec, task: Task, cfg: SearchConfig, store: RunStore | None) -> Supernet:
         """The banked supernet, with the mapping of ``npas_groups.json`` when the run has one.
@@ -143,7 +151,8 @@ def _meta(net: BankedSupernet, cfg: SearchConfig) -> dict[str, Any]:
     return {"budget": net.budget, "natural_params": net.natural, "params_stored": trainable,
             "budget_fraction": net.budget / net.natural, "groups": cfg.sharing.groups,
             "num_groups": len(net.bank_sizes), "bank_sizes": net.bank_sizes, "templates": net.templates,
-            "upsample": net.upsample, "coefficients": net.templates * len(net.layers)}
+            "upsample": net.upsample, "coefficients": net.templates * len(net.layers),
+            "budget_choices": list(net.budget_choices)}
 
 
 SHARING.add("npas", NPASMode())

@@ -104,3 +104,30 @@ def test_traced_boxes_cover_split_rows_and_reshaped_exports():
     assert found == (0, [[(0, 2), (4, 6)], [(0, 2)]])
     assert torch.equal(select_box(full, found[1]), rows)
     assert _as_box(rows.t().contiguous() + 100, [layer], [100]) is None  # transposed: no box of the max weight
+
+
+def test_a_searched_budget_uses_the_leading_share_of_every_bank(mnist1d_task, tmp_path):
+    from nas.evaluate import EvalConfig
+    from nas.export.pipeline import export_arch
+    from nas.profiling.measure import LatencyProtocol
+    from nas.sharing.bank_budget import BUDGET_LABEL
+    from nas.sharing.npas import make_groups
+
+    inner = tiny_cnn1d(mnist1d_task)
+    groups = make_groups("type", banked_layers(inner), None, 0)
+    net = BankedSupernet(inner, groups, int(0.5 * natural_size(mnist1d_task)), budget_choices=(0.5, 1.0))
+    assert net.space.choice(BUDGET_LABEL).options == (0.5, 1.0)
+    half = net.space.make(net.max_arch().to_dict() | {BUDGET_LABEL: 0.5})
+    assert net.stored_params(net.max_arch()) == net.budget
+    saved = sum(b.numel() - (b.numel() + 1) // 2 for b in net.banks)
+    assert net.stored_params(half) == net.budget - saved
+    net.set_arch(half)
+    net(mnist1d_task.train.x[:8]).sum().backward()
+    for bank in net.banks:  # only the leading half of each bank is used
+        used = (bank.numel() + 1) // 2
+        assert bank.grad[used:].abs().sum() == 0 and bank.grad[:used].abs().sum() > 0
+    net.eval()
+    fast = EvalConfig(calib_batches=1, calib_batch_size=64, latency=LatencyProtocol(warmup=2, repeats=5))
+    res = export_arch(net, mnist1d_task, half, tmp_path / "h", formats="pytorch,banked", eval_config=fast)
+    assert res.verify["banked"]["max_abs_diff"] <= 1e-5
+    assert res.verify["banked"]["stored_params"] == net.stored_params(half)

@@ -3,6 +3,8 @@ training, export (materialised and banked), and the dashboard's view of the run.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -77,10 +79,11 @@ def test_npas_search_resumes_after_a_kill_then_exports_and_loads_in_the_dashboar
     assert "params_stored" in view.trials.columns and view.sharing_plan["kind"] == "npas"
 
 
-def test_nas_search_cli_with_a_type_grouped_budget(tmp_path):
+def test_nas_search_cli_with_a_type_grouped_budget_searched_as_a_dimension(tmp_path):
     runs = tmp_path / "runs"
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(TINY_NPAS | {"runs_dir": str(runs), "budget": 2, "sharing": {"groups": "type"},
+    sharing = {"groups": "type", "budget_choices": [0.5, 1.0]}
+    path.write_text(yaml.safe_dump(TINY_NPAS | {"runs_dir": str(runs), "budget": 3, "sharing": sharing,
                                                 "train": TINY_NPAS["train"] | {"epochs": 1}}))
     assert main(["search", "--config", str(path), "--sharing", "npas", "--param-budget", "0.25", "--quiet"]) == 0
     (run,) = list(runs.iterdir())
@@ -89,3 +92,6 @@ def test_nas_search_cli_with_a_type_grouped_budget(tmp_path):
     assert store.read_json("npas_groups.json")["how"] == "type"
     meta = store.read_json("sharing_plan.json")["meta"]
     assert meta["budget"] == round(0.25 * meta["natural_params"]) == meta["params_stored"]
+    df = store.trials()
+    assert len(df) == 3 and {json.loads(a)["npas.budget"] for a in df["arch"]} <= {0.5, 1.0}
+    assert (df["params_stored"] <= meta["budget"]).all()
