@@ -11,10 +11,12 @@ reads it cyclically (window ``t`` starts at ``t * B / T``), ``interp`` linearly 
 the layer's size and rolls it by ``t * n / T``.
 
 Budget rule (:class:`BankedSupernet`): the TOTAL of trainable parameters equals the budget
-exactly. Every parameter named ``weight`` with two or more dimensions (conv and linear weights)
-is generated from a bank; every other parameter (biases, BatchNorm affine) stays plain and is
-paid from the budget, as are the coefficients (``T`` per banked layer); the banks share what is
-left, in proportion to the natural size of their groups (largest remainder, so the sum is exact).
+exactly. Every parameter with two or more dimensions (conv and linear weights, embeddings,
+attention projections) is generated from a bank; every other parameter (biases, BatchNorm
+affine) stays plain and is paid from the budget, as are the coefficients (``T`` per banked
+layer); the banks share what is left, in proportion to the natural size of their groups (largest
+remainder, so the sum is exact). With ``budget_choices`` a subnet may use only the leading share
+of every bank (:mod:`nas.sharing.bank_budget`).
 
 Entangled slicing is unchanged: the supernet's elastic ops slice the generated max weight, which
 :class:`BankedSupernet` regenerates at the start of every forward pass (and before export).

@@ -16,6 +16,9 @@ Call sequence (driven by the runner)::
     build_supernet(...) # BankedSupernet(base supernet, mapping from npas_groups.json, budget)
     train(ctx, net)     # the ordinary sandwich-rule trainer (banks and coefficients learn)
     plan(...)           # every banked layer: source=bank, group=bank<g>
+
+With ``sharing.budget_choices`` the searched space is ``<space>+npas``, whose ``npas.budget``
+dimension picks the share of every bank a subnet uses (:mod:`nas.sharing.bank_budget`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from nas.sharing.bank_budget import budget_spec
 from nas.sharing.modes import SHARING, SharingContext, SharingMode
 from nas.sharing.npas import make_groups, single_groups
 from nas.sharing.plan import SharingPlan
+from nas.supernet.base import seeded_build
 
 if TYPE_CHECKING:
     from nas.config import SearchConfig
@@ -82,7 +86,7 @@ class NPASMode(SharingMode):
         if ctx.store.file(GROUPS_FILE).exists():
             return
         sh = ctx.cfg.sharing
-        net = build_banked(ctx.spec, ctx.task, ctx.cfg, None)
+        net = seeded_build(lambda: build_banked(ctx.spec, ctx.task, ctx.cfg, None), ctx.init_seed)
         coefs = None
         if sh.groups == "learned":
             from nas.train import Trainer
