@@ -144,9 +144,18 @@ class BufferedStorage(BaseStorage):
                 view.values = None if values is None else [float(v) for v in values]
                 view.datetime_complete = datetime.datetime.now()
                 self._finished = (trial_id, view)
+                self._into_snapshots(view)
             if state == TrialState.RUNNING and done:
                 self._owned[trial_id] = None  # popped from the waiting queue by this process
             return done
+
+    def _into_snapshots(self, view: FrozenTrial) -> None:
+        """Puts a finished trial into the snapshots where a refresh had put its running version."""
+        for snapshot in self._snapshots.values():
+            for i in range(len(snapshot) - 1, -1, -1):  # trials in flight sit at the end
+                if snapshot[i]._trial_id == view._trial_id:
+                    snapshot[i] = view
+                    break
 
     def flush(self, trial_id: int) -> None:
         """Writes the pending parameters and attributes of ``trial_id`` in one transaction."""

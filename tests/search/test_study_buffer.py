@@ -36,6 +36,20 @@ def test_writes_wait_in_memory_until_the_flush_and_the_tell(tmp_path) -> None:
     assert stored.system_attrs["constraints:c"] == 0.5
 
 
+def test_samplers_see_a_told_trial_as_finished_at_once(tmp_path) -> None:
+    study = open_study(f"sqlite:///{tmp_path / 'study.db'}", "s", ["minimize"], optuna.samplers.RandomSampler(seed=0))
+    for i in range(3):
+        trial = study.ask()
+        trial.suggest_categorical("a", [1, 2, 3])
+        flush_trial(trial)
+        if i == 1:
+            study._storage._snapshots.clear()  # as if the snapshot aged out while the trial ran
+        assert [t.state for t in study.get_trials(deepcopy=False)][-1] == TrialState.RUNNING
+        study.tell(trial, float(i))
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        assert [t.number for t in done] == list(range(i + 1)) and done[-1].params
+
+
 def test_an_unflushed_trial_of_a_killed_driver_is_left_running_without_params(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
     study = open_study(url, "s", ["maximize", "minimize"], optuna.samplers.RandomSampler(seed=0))
@@ -45,7 +59,7 @@ def test_an_unflushed_trial_of_a_killed_driver_is_left_running_without_params(tm
     assert stored.state == TrialState.RUNNING and stored.params == {}  # reconcile fails it as interrupted
 
 
-@pytest.mark.parametrize("name", ["nsga2", "tpe", "random", "predictor"])
+@pytest.mark.parametrize("name", ["nsga2", "tpe", "predictor"])
 def test_a_search_proposes_the_same_architectures_as_on_optuna_s_own_storage(tmp_path, name) -> None:
     space = toy_space()
     runs = {}
@@ -58,13 +72,13 @@ def test_a_search_proposes_the_same_architectures_as_on_optuna_s_own_storage(tmp
         if name == "predictor":
             strategy.n_initial, strategy.models = 4, strategy.models | {"maximize": "ridge"}
         study = make(strategy.make_sampler())
-        _, rec = run_loop(strategy, budget=12, study=study, space=space, constraints=["latency_ms<=9"])
+        _, rec = run_loop(strategy, budget=10, study=study, space=space, constraints=["latency_ms<=9"])
         runs[label] = [r["arch_id"] for r in rec.rows]
-        assert len(set(runs[label])) == 12
+        assert len(set(runs[label])) == 10
         reread = optuna.load_study(study_name=name, storage=study._storage._rdb if label == "buffered"
                                    else f"sqlite:///{tmp_path / 'plain.db'}")
         done = reread.get_trials(states=(TrialState.COMPLETE,))
-        assert len(done) == 12 and all(t.params and "arch_id" in t.user_attrs and "constraints" in t.user_attrs
+        assert len(done) == 10 and all(t.params and "arch_id" in t.user_attrs and "constraints" in t.user_attrs
                                        for t in done)
         assert all(t.system_attrs["constraints:latency_ms<=9"] == t.user_attrs["constraints"][0] for t in done)
     assert runs["plain"] == runs["buffered"]
