@@ -134,8 +134,11 @@ def _kendall(a: np.ndarray, b: np.ndarray) -> float | None:
     return None if pd.isna(tau) else float(tau)
 
 
-def _prediction_info(view: RunView, metrics: tuple[str, ...] = ("accuracy", "latency_ms")) -> PredictionInfo:
-    """Pairs of measured and predicted values for rows that have both."""
+def _prediction_info(view: RunView, metrics: tuple[str, ...] | None = None) -> PredictionInfo:
+    """Pairs of measured and predicted values for rows that have both (``metrics``: the run's
+    objectives, then accuracy and latency)."""
+    if metrics is None:
+        metrics = tuple(dict.fromkeys([*(o.metric for o in view.objectives), "accuracy", "latency_ms"]))
     done = view.completed()
     panels = []
     for m in metrics:

@@ -334,8 +334,11 @@ def _now() -> str:
 class _StoreRecorder:
     """Records loop rows and checkpoints into the run folder."""
 
+    MANIFEST_EVERY_S = 1.0  # the budget ledger in the manifest; rows (the record) go out every time
+
     def __init__(self, store: RunStore) -> None:
         self.store = store
+        self._manifest_at = -float("inf")
 
     def record(self, row: dict[str, Any]) -> None:
         self.store.add_row(row)
@@ -344,4 +347,6 @@ class _StoreRecorder:
 
     def checkpoint(self, strategy_state: dict[str, Any], spent: Spent) -> None:
         self.store.write_json("strategy.json", {"state": strategy_state})
-        self.store.update_manifest(spent=spent.to_dict())
+        if time.monotonic() - self._manifest_at >= self.MANIFEST_EVERY_S:  # resume recounts evaluations from rows
+            self.store.update_manifest(spent=spent.to_dict())
+            self._manifest_at = time.monotonic()

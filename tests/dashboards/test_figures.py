@@ -192,3 +192,21 @@ def test_three_objectives_default_to_a_3d_front(view_a) -> None:
     assert axis_defaults(view_a) == ("accuracy", "latency_ms", None)
     info = _front_info(three, axis_defaults(three))
     assert info.directions == ("maximize", "minimize", "minimize") and len(info.front.coords) == 3
+
+
+def test_a_predictor_run_feeds_the_predicted_against_measured_panels() -> None:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from dashboards.data import RunView
+    from nas.search import PredictorStrategy
+    from tests.search.conftest import OBJECTIVES, run_loop
+
+    _, rec = run_loop(PredictorStrategy(0, n_initial=6, models={"maximize": "ridge"}), budget=12)
+    view = RunView("r", Path("."), (), trials=pd.DataFrame(rec.rows), objectives=OBJECTIVES)
+    info = _prediction_info(view)
+    assert [p.metric for p in info.panels] == ["accuracy", "latency_ms"]
+    for p in info.panels:  # the 6 proposals made after the first fit carry predictions
+        assert len(p.measured) == 6 and np.isfinite(p.predicted).all() and p.std is not None
+    assert len(prediction_figure(info).data) == 4
