@@ -243,9 +243,9 @@ def _cnn1d_part(opts: dict[str, Any]) -> dict[str, Any]:
 def run(epochs: int = 8, split_epoch: int = 4, seeds: int = 5, standalone_epochs: int = 6, standalone_seeds: int = 2,
         train_samples: int = 2000, val_samples: int = 1500, batch_size: int = 128, lr: float = 5e-3, num_random: int = 1,
         gm_batches: int = 4, calib_batches: int = 8, exhaustive_label: str = "", seed: int = 0,
-        ground_truth: str = "benchmarks/results/gm_split_ground_truth.json",
+        ground_truth: str = "",
         cnn1d: bool = True, cnn1d_epochs: int = 8, cnn1d_seeds: int = 2, cnn1d_bn_per_width: bool = True,
-        cnn1d_reuse: str = "benchmarks/results/ranking_cnn1d_w4-16_bnpw.json", target_gain: float = 0.05,
+        cnn1d_reuse: str = "", target_gain: float = 0.05,
         out: str | None = None) -> dict[str, Any]:
     """Measures Kendall tau of one-shot, exhaustive-split, gm-split and random-split supernets.
 
@@ -257,13 +257,19 @@ def run(epochs: int = 8, split_epoch: int = 4, seeds: int = 5, standalone_epochs
         calib_batches: BN recalibration batches per evaluation.
         exhaustive_label: Edge of the exhaustive split (default: the first).
         seed: Seed every other seed derives from.
-        ground_truth: Cache file of the cell1d stand-alone accuracies.
+        ground_truth: Cache file of the cell1d stand-alone accuracies (default:
+            ``benchmarks/results/gm_split_ground_truth.json``).
         cnn1d: Run part 2. cnn1d_epochs / cnn1d_seeds / cnn1d_bn_per_width: Its supernets.
-        cnn1d_reuse: Ranking result whose stand-alone accuracies are the cnn1d ground truth.
+        cnn1d_reuse: Ranking result whose stand-alone accuracies are the cnn1d ground truth (default:
+            ``benchmarks/results/ranking_cnn1d_w4-16_bnpw.json``).
         target_gain: Acceptance target (gm tau minus one-shot tau, mean over seeds).
         out: JSON file.
     """
-    opts = dict(locals())
+    from benchmarks import RESULTS_DIR
+
+    ground_truth = ground_truth or str(RESULTS_DIR / "gm_split_ground_truth.json")
+    cnn1d_reuse = cnn1d_reuse or str(RESULTS_DIR / "ranking_cnn1d_w4-16_bnpw.json")
+    opts = {k: v for k, v in locals().items() if k != "RESULTS_DIR"}
     import search_spaces  # noqa: F401  (registers the spaces)
 
     if not 0 < split_epoch < epochs or seeds < 1 or standalone_seeds < 2:
