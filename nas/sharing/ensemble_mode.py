@@ -115,6 +115,11 @@ class EnsembleMode(SharingMode):
         if spec.name not in ENSEMBLE_BASES:
             raise ConfigError(f"`sharing.kind` 'ensemble' must run on a space with an ensemble adapter "
                               f"{ENSEMBLE_BASES.names()}, got space {spec.name!r}")
+        from nas.data import TASKS
+
+        if getattr(TASKS.get(task_name, "task"), "heads", ()):
+            raise ConfigError(f"`task` must have one head for sharing 'ensemble' (members average their logits), "
+                              f"got multi-task task {task_name!r}")
 
     def run_spec(self, spec: SpaceSpec, cfg: SearchConfig, store: RunStore | None) -> SpaceSpec:  # noqa: D102
         stored = store.file(SPACE_FILE) if store is not None else None

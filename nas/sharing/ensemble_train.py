@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from nas.checkpoint import load_checkpoint
 from nas.data import Task, batches
@@ -55,7 +54,7 @@ class EnsembleTrainer(Trainer):
         self.ens.set_arch(arch)
         logits = self.ens.member_logits(x)
         if teacher is None:
-            loss = sum(F.cross_entropy(out, y) for out in logits)
+            loss = sum(self._label_loss(out, y) for out in logits)
         else:
             loss = sum(self._sub_loss(out, y, teacher) for out in logits)
         return loss, torch.stack(logits).mean(0).detach()  # type: ignore[return-value]
