@@ -7,7 +7,9 @@ Four ways to map the banked layers of a supernet onto parameter groups (``sharin
 * ``single``: one bank for every layer;
 * ``learned`` (SSN): a short warm-up with one shared bank in which every layer learns its template
   coefficients, then k-means on the layers' coefficient vectors (each scaled to unit length, so
-  that layers with different initial scales cluster by the direction of their combination).
+  that layers with different initial scales cluster by the direction of their combination). The
+  mode clusters what the warm-up changed (learned minus initial coefficients): after a short
+  warm-up the coefficients themselves are still mostly their random initialisation.
 
 Every mapping is a list of group indices ``0..G-1`` in :func:`~nas.sharing.bank.banked_layers`
 order, the form :class:`~nas.sharing.bank.BankedSupernet` takes.

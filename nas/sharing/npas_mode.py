@@ -12,7 +12,8 @@ Call sequence (driven by the runner)::
 
     learn(ctx)          # writes npas_groups.json: the layer-to-group mapping; for `learned`,
                         # after a warm-up of sharing.warmup_epochs with one shared bank
-                        # (checkpointed in npas_warmup.safetensors, so a killed warm-up resumes)
+                        # (checkpointed in npas_warmup.safetensors, so a killed warm-up resumes),
+                        # k-means on what the warm-up changed in each layer's coefficients
     build_supernet(...) # BankedSupernet(base supernet, mapping from npas_groups.json, budget)
     train(ctx, net)     # the ordinary sandwich-rule trainer (banks and coefficients learn)
     plan(...)           # every banked layer: source=bank, group=bank<g>
@@ -94,8 +95,9 @@ class NPASMode(SharingMode):
             ctx.stage("npas-warmup", epochs=sh.warmup_epochs, budget=net.budget)
             recipe = dataclasses.replace(ctx.cfg.train, epochs=sh.warmup_epochs,
                                          warmup_epochs=min(ctx.cfg.train.warmup_epochs, sh.warmup_epochs))
+            start = net.coefficients()  # the seeded init, rebuilt identically when a killed warm-up resumes
             Trainer(net, ctx.task, recipe, derive_seed(ctx.train_seed, 12)).fit(ctx.store.file(WARMUP_CHECKPOINT))
-            coefs = net.coefficients().numpy()
+            coefs = (net.coefficients() - start).numpy()
         groups = make_groups(sh.groups, net.layers, sh.num_groups, derive_seed(ctx.cfg.seed, 13), coefs)
         ctx.store.write_json(GROUPS_FILE, {
             "groups": groups, "how": sh.groups, "layers": [layer.module for layer in net.layers],
