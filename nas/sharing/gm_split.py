@@ -126,7 +126,7 @@ def choice_gradients(net: Supernet, label: str, batches: Sequence[Batch], rng: n
         with torch.no_grad():
             for k, v in net.named_buffers():
                 v.copy_(saved[k])
-        net.set_arch(previous)
+        net.set_arch(previous if not net.space.validate(previous) else net.max_arch())
         net.train(was_training)
     return {o: s / len(batches) for o, s in sums.items()}
 

@@ -32,7 +32,7 @@ import torch
 
 from nas.checkpoint import load_checkpoint, save_checkpoint
 from nas.data import Task, batches
-from nas.errors import ConfigError
+from nas.errors import ConfigError, invalid
 from nas.search.loop import derive_seed
 from nas.sharing.gm_split import LayerSplit, best_split
 from nas.sharing.routed import SubSupernets
@@ -50,12 +50,19 @@ class GMSettings:
         labels: Candidate layers (unconditional labels).
         gm_batches: Batches over which each option's gradient is averaged.
         max_subnets: Largest number of sub-supernets; a round stops splitting there.
+        rounds: Split rounds at each scheduled epoch (each splits every sub-supernet once, so
+            ``2 ** rounds`` sub-supernets after one scheduled epoch, up to ``max_subnets``).
     """
 
     split_epochs: tuple[int, ...]
     labels: tuple[str, ...]
     gm_batches: int = 4
     max_subnets: int = 4
+    rounds: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rounds <= 4:
+            raise invalid("rounds", "be in [1, 4]", self.rounds)
 
 
 class _SubTrainer(Trainer):
@@ -135,7 +142,8 @@ class GMTrainer:
         try:
             for epoch in range(self.epoch, self.config.epochs):
                 if epoch in self.settings.split_epochs and not any(h["epoch"] == epoch for h in self.net.history):
-                    self.split_round(epoch, on_split)
+                    for _ in range(self.settings.rounds):
+                        self.split_round(epoch, on_split)
                 stats = [t.train_epoch() for t in self.trainers]
                 self.epoch = epoch + 1
                 if checkpoint is not None:

@@ -114,6 +114,8 @@ class SubSupernets(Supernet):
         ra = dict(self.structure[index]) | {label: a}
         rb = dict(self.structure[index]) | {label: b}
         parent.space, child.space = restrict(self.space, ra), restrict(self.space, rb)
+        for sub in (parent, child):  # the parent's active subnet may lie outside a child's part
+            sub.set_arch(sub.max_arch())
         self.structure[index] = ra
         self.structure.append(rb)
         self.subs.append(child)

@@ -73,6 +73,7 @@ def test_split_children_inherit_weights_and_optimiser_state_exactly(small_task):
         assert state.keys() == opt.keys() and len(state) > 0
         assert all(torch.equal(state[p][k], v) for p, st in opt.items() for k, v in st.items())
         assert (t.epoch, t.step, t.rng.bit_generator.state) == counters
+        assert not sub.space.validate(sub.active_arch)  # its active subnet lies in its own part
     # separate copies: training one child leaves the other where it was
     w0 = dict(net.sub(0).named_parameters())["cells.0.edges.e01.conv.weight"]
     w1 = dict(net.sub(1).named_parameters())["cells.0.edges.e01.conv.weight"]
