@@ -26,7 +26,8 @@ from torch import nn
 
 from nas.export.templates import ExportError
 from nas.export.verify import EQUAL_ATOL, max_abs_diff
-from nas.sharing.bank import BankedSupernet, bank_weight, select_box, trace_export
+from nas.sharing.bank import BankedSupernet, bank_weight
+from nas.sharing.bank_trace import select_box, trace_export
 from nas.space import Arch
 
 __all__ = ["BANKED_FILE", "LOADER_FILE", "banked_tensors", "write_banked", "loader_source"]

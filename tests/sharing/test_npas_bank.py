@@ -95,7 +95,8 @@ def test_params_stored_of_the_max_arch_is_the_budget_and_smaller_subnets_store_l
 
 
 def test_traced_boxes_cover_split_rows_and_reshaped_exports():
-    from nas.sharing.bank import BankedLayer, _as_box, select_box
+    from nas.sharing.bank import BankedLayer
+    from nas.sharing.bank_trace import _as_box, select_box
 
     layer = BankedLayer("m", "weight", (6, 4), "X", 1.0)
     full = torch.arange(24.0).view(6, 4)
