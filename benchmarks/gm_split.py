@@ -14,7 +14,8 @@ of sub-supernets and is reported):
 - ``random_split``: the same number of sub-supernets as ``gm``, a random edge and a random
   balanced partition (control: is it the matching or just the split?);
 - ``gm4`` (when ``gm4``): two gradient-matching rounds at ``split_epoch`` (4 sub-supernets, as many
-  as ``exhaustive``), each sub-supernet split along its own worst layer.
+  as ``exhaustive``), each sub-supernet split along its own worst layer;
+- ``random4`` (when listed in ``variants``): two random rounds (4 sub-supernets), the control of ``gm4``.
 
 All 64 architectures are scored through each (routed to their sub-supernet, BN recalibrated,
 validation split) and compared with the stand-alone mean by Kendall tau.
@@ -42,7 +43,7 @@ from nas.errors import ConfigError, invalid
 
 __all__ = ["run"]
 
-VARIANTS = ("one_shot", "exhaustive", "gm", "random_split", "gm4")
+VARIANTS = ("one_shot", "exhaustive", "gm", "random_split", "gm4", "random4")
 
 
 def _log(msg: str) -> None:
@@ -104,15 +105,21 @@ def _random_trainer(labels: tuple[str, ...], seed: int) -> type:
     from nas.sharing.gm_train import GMTrainer
 
     class RandomSplit(GMTrainer):
-        """One split of sub-supernet 0 along a random label into a random balanced partition."""
+        """Splits every sub-supernet (up to ``max_subnets``) along a random label with 2+ options
+        left into a random balanced partition."""
 
         def split_round(self, epoch: int, on_split: Any = None) -> list[Any]:
-            rng = np.random.default_rng(seed)
-            label = labels[int(rng.integers(len(labels)))]
-            opts = list(self.net.sub(0).space.choice(label).options)
-            perm = [opts[i] for i in rng.permutation(len(opts))]
-            half = len(opts) // 2
-            self.split(0, LayerSplit(label, (tuple(perm[:half]), tuple(perm[half:])), 0.0, tuple(opts), ()), epoch)
+            for index in range(len(self.net)):
+                if len(self.net) >= self.settings.max_subnets:
+                    break
+                rng = np.random.default_rng(seed if len(self.net) == 1 else [seed, len(self.net), index])
+                space = self.net.sub(index).space
+                free = [lb for lb in labels if len(space.choice(lb).options) > 1]
+                label = free[int(rng.integers(len(free)))]
+                opts = list(space.choice(label).options)
+                perm = [opts[i] for i in rng.permutation(len(opts))]
+                half = len(opts) // 2
+                self.split(index, LayerSplit(label, (tuple(perm[:half]), tuple(perm[half:])), 0.0, tuple(opts), ()), epoch)
             return []
 
     return RandomSplit
@@ -126,10 +133,10 @@ def _train_variant(variant: str, space: Any, build: Any, task: Any, cfg: Any, se
 
     net = seeded_build(lambda: SubSupernets(build(space, task)), seed)
     schedule = () if variant == "one_shot" else (split_epoch,)
-    four = variant == "gm4"
+    four = variant in ("gm4", "random4")
     settings = GMSettings(schedule, labels, gm_batches, max_subnets=4 if four else 2, rounds=2 if four else 1)
     cls = {"one_shot": GMTrainer, "gm": GMTrainer, "gm4": GMTrainer, "exhaustive": _exhaustive_trainer(exhaustive_label),
-           "random_split": _random_trainer(labels, seed)}[variant]
+           "random_split": _random_trainer(labels, seed), "random4": _random_trainer(labels, seed)}[variant]
     t0 = time.perf_counter()
     stats = cls(net, task, cfg, seed, settings).fit()
     info = {"seconds": time.perf_counter() - t0, "subnets": len(net), "structure": net.structure,
@@ -144,6 +151,16 @@ def _scores(net: Any, task: Any, archs: list[Any], seed: int, calib_batches: int
 
     evaluator = Evaluator(net, task, EvalConfig(calib_batches=calib_batches, score_test=False))
     return [accuracy(evaluator.static_subnet(a, seed), task.val) for a in archs]
+
+
+def _variants(text: str, gm4: bool) -> list[str]:
+    if not text:
+        return [v for v in VARIANTS if v not in ("gm4", "random4") or (v == "gm4" and gm4)]
+    chosen = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in chosen if v not in VARIANTS]
+    if bad or not chosen:
+        raise invalid("variants", f"list variants among {list(VARIANTS)}", text)
+    return chosen
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -176,7 +193,7 @@ def _cell_part(opts: dict[str, Any]) -> dict[str, Any]:
     cfg = TrainConfig(epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"], warmup_epochs=1,
                       num_random=opts["num_random"], distill=True)
     labels = tuple(c.label for c in space.choices)
-    variants = [v for v in VARIANTS if v != "gm4" or opts["gm4"]]
+    variants = _variants(opts["variants"], opts["gm4"])
     per_seed: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for s in range(opts["seeds"]):
         seed = derive_seed(opts["seed"], 30, s)
@@ -189,12 +206,14 @@ def _cell_part(opts: dict[str, Any]) -> dict[str, Any]:
             _log(f"cell1d seed {s} {variant}: tau {info['kendall_tau']:.3f} subnets {info['subnets']} "
                  f"splits {info['splits'] and [(h['label'], h['groups']) for h in info['splits']]} ({info['seconds']:.0f}s)")
     taus = {v: [r["kendall_tau"] for r in rows] for v, rows in per_seed.items()}
-    gain = [g - o for g, o in zip(taus["gm"], taus["one_shot"])]
+    diffs = {v: [a - b for a, b in zip(t, taus["one_shot"])] for v, t in taus.items() if v != "one_shot" and "one_shot" in taus}
+    gain = diffs.get("gm")
     return {
         "archs": len(archs), "standalone_seeds_reused": reused, "standalone_seconds": t_sa,
         "standalone_range": [float(mean.min()), float(mean.max())], "noise_ceiling_tau": float(np.mean(ceiling)),
         "kendall_tau": {v: _summary(t) | {"per_seed": t} for v, t in taus.items()},
-        "gm_minus_one_shot": _summary(gain) | {"per_seed": gain, "seeds_better": int(sum(g > 0 for g in gain))},
+        "minus_one_shot": {v: _summary(d) | {"per_seed": d, "seeds_better": int(sum(g > 0 for g in d))} for v, d in diffs.items()},
+        "gm_minus_one_shot": (_summary(gain) | {"per_seed": gain, "seeds_better": int(sum(g > 0 for g in gain))}) if gain else None,
         "runs": {v: [{k: r[k] for k in r if k != "accuracy"} for r in rows] for v, rows in per_seed.items()},
         "standalone_mean": mean.tolist(), "arch_ids": [a.arch_id for a in archs],
     }
@@ -248,7 +267,7 @@ def run(epochs: int = 8, split_epoch: int = 4, seeds: int = 5, standalone_epochs
         train_samples: int = 2000, val_samples: int = 1500, batch_size: int = 128, lr: float = 5e-3, num_random: int = 1,
         gm_batches: int = 4, calib_batches: int = 8, exhaustive_label: str = "", seed: int = 0,
         ground_truth: str = "",
-        gm4: bool = False, cnn1d: bool = True, cnn1d_epochs: int = 8, cnn1d_seeds: int = 2, cnn1d_bn_per_width: bool = True,
+        gm4: bool = False, variants: str = "", cnn1d: bool = True, cnn1d_epochs: int = 8, cnn1d_seeds: int = 2, cnn1d_bn_per_width: bool = True,
         cnn1d_reuse: str = "", target_gain: float = 0.05,
         out: str | None = None) -> dict[str, Any]:
     """Measures Kendall tau of one-shot, exhaustive-split, gm-split and random-split supernets.
@@ -264,6 +283,7 @@ def run(epochs: int = 8, split_epoch: int = 4, seeds: int = 5, standalone_epochs
         ground_truth: Cache file of the cell1d stand-alone accuracies (default:
             ``benchmarks/results/gm_split_ground_truth.json``).
         gm4: Also train the 4-sub-supernet gradient-matching variant.
+        variants: Comma-separated variants to train instead of the default set (e.g. ``one_shot,random4``).
         cnn1d: Run part 2. cnn1d_epochs / cnn1d_seeds / cnn1d_bn_per_width: Its supernets.
         cnn1d_reuse: Ranking result whose stand-alone accuracies are the cnn1d ground truth (default:
             ``benchmarks/results/ranking_cnn1d_w4-16_bnpw.json``).
@@ -284,12 +304,13 @@ def run(epochs: int = 8, split_epoch: int = 4, seeds: int = 5, standalone_epochs
     t0 = time.perf_counter()
     cell = _cell_part(opts)
     part2 = _cnn1d_part(opts) if cnn1d else None
-    gain = cell["gm_minus_one_shot"]["mean"]
+    gain = cell["gm_minus_one_shot"]["mean"] if cell["gm_minus_one_shot"] else None
     payload = {
         "benchmark": "gm-split", "settings": {k: v for k, v in opts.items() if k != "out"},
         "protocol": "equal epochs per (sub-)supernet, inherited epochs included (GM-NAS); ground truth = mean of "
                     "stand-alone seeds; scores on the validation split after BN recalibration",
-        "cell1d": cell, "cnn1d": part2, "target_gain": target_gain, "gain": gain, "meets_target": bool(gain >= target_gain),
+        "cell1d": cell, "cnn1d": part2, "target_gain": target_gain, "gain": gain,
+        "meets_target": None if gain is None else bool(gain >= target_gain),
         "seconds": time.perf_counter() - t0,
         "machine": {"cpus": os.cpu_count(), "threads": 1, "processor": platform.processor() or platform.machine()},
     }
@@ -298,5 +319,5 @@ def run(epochs: int = 8, split_epoch: int = 4, seeds: int = 5, standalone_epochs
 
         _write_json(payload, out)
     _log("cell1d tau: " + ", ".join(f"{v} {t['mean']:.3f}" for v, t in cell["kendall_tau"].items())
-         + f"; gain {gain:+.3f}; {payload['seconds']:.0f}s")
+         + f"; gain {gain if gain is None else round(gain, 3)}; {payload['seconds']:.0f}s")
     return payload
