@@ -36,6 +36,7 @@ class SharingConfig:
         split_labels: GM splits: candidate layers (empty: every unconditional choice).
         gm_batches: GM splits: batches each choice's gradient is averaged over.
         max_subnets: GM splits: largest number of sub-supernets.
+        split_rounds: GM splits: rounds at each split epoch, each splitting every sub-supernet once.
         tree_nodes: Branching: nodes per layer of the tree design space, bottom up (e.g. ``[1, 2, 4]``;
             the task heads pick their parents in the last layer).
         tree_epochs: Branching: Gumbel-softmax epochs after the ``warmup_epochs`` (logits frozen).
@@ -56,6 +57,7 @@ class SharingConfig:
     split_labels: list[str] = field(default_factory=list)
     gm_batches: int = 4
     max_subnets: int = 4
+    split_rounds: int = 1
     tree_nodes: list[int] = field(default_factory=lambda: [1, 2, 4])
     tree_epochs: int = 3
     tree_width: int = 16
@@ -83,6 +85,8 @@ class SharingConfig:
             raise invalid("sharing.gm_batches", "be in [1, 256]", self.gm_batches)
         if not 2 <= self.max_subnets <= 16:
             raise invalid("sharing.max_subnets", "be in [2, 16]", self.max_subnets)
+        if not 1 <= self.split_rounds <= 4:
+            raise invalid("sharing.split_rounds", "be in [1, 4]", self.split_rounds)
         if not 1 <= len(self.tree_nodes) <= 6 or any(int(n) < 1 or int(n) > 16 for n in self.tree_nodes):
             raise invalid("sharing.tree_nodes", "list 1 to 6 layers of 1 to 16 nodes each", self.tree_nodes)
         if self.tree_epochs < 0:

@@ -3,7 +3,8 @@
 ``nas search --sharing gm-split`` trains a :class:`~nas.sharing.routed.SubSupernets` with
 :class:`~nas.sharing.gm_train.GMTrainer`: plain sandwich-rule training until the scheduled split
 epochs (``sharing.split_epochs``, default half-way), where every sub-supernet is split along the
-layer whose choices' gradients disagree most (``sharing.split_labels`` restricts the candidates;
+layer whose choices' gradients disagree most, ``sharing.split_rounds`` times (2 rounds: 4
+sub-supernets, up to ``sharing.max_subnets``; ``sharing.split_labels`` restricts the candidates;
 on ``cnn1d`` e.g. ``s2.b1.kernel`` or ``s1.width``, on ``cell1d`` the edges). The searched space
 is unchanged: each architecture is evaluated (and exported) in the sub-supernet that owns its
 choices, on validation data, so the final choice among sub-supernets uses validation data only
@@ -62,7 +63,7 @@ def settings_of(space: SearchSpace, cfg: SearchConfig) -> GMSettings:
     """The split settings of a run config (``cfg.sharing`` and ``cfg.train.epochs``)."""
     sh = cfg.sharing
     return GMSettings(split_schedule(cfg.train.epochs, sh.split_epochs), candidate_labels(space, sh.split_labels),
-                      sh.gm_batches, sh.max_subnets)
+                      sh.gm_batches, sh.max_subnets, sh.split_rounds)
 
 
 class GMSplitMode(SharingMode):

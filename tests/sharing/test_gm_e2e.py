@@ -82,6 +82,7 @@ def test_gm_split_search_resume_export_and_dashboard(gm_config, tmp_path, monkey
 @pytest.mark.parametrize("override,message", [
     ({"sharing.split_labels": ["s9.width"]}, "`sharing.split_labels` must name unconditional choices"),
     ({"sharing.split_epochs": [3]}, r"`sharing.split_epochs` must hold epochs in \[0, 1\)"),
+    ({"sharing.split_rounds": 9}, r"`sharing.split_rounds` must be in \[1, 4\]"),
 ])
 def test_bad_split_settings_exit_2_without_a_run_folder(tmp_path, override, message, capsys):
     import yaml

@@ -155,3 +155,14 @@ def test_cnn1d_splits_along_a_kernel_or_width_choice_and_routes_by_it(small_task
         assert arch[split.label] in split.groups[i] and not net.sub(i).space.validate(arch)
         with torch.no_grad(), net.activate(arch):
             assert torch.allclose(net(x), net.export(arch)(x), atol=1e-5)
+
+
+def test_two_split_rounds_make_four_sub_supernets_each_split_along_its_own_layer(small_task):
+    net = _net(small_task)
+    trainer = GMTrainer(net, small_task, CFG, 2, GMSettings((1,), LABELS, gm_batches=1, max_subnets=4, rounds=2))
+    trainer.fit()
+    assert len(net) == 4 and [h["parent"] for h in net.history] == [0, 0, 1]
+    arch_owners = [net.route(a) for a in net.space.enumerate()]
+    assert sorted(set(arch_owners)) == [0, 1, 2, 3]
+    with pytest.raises(ConfigError, match=r"`rounds` must be in \[1, 4\]"):
+        GMSettings((1,), LABELS, rounds=0)
