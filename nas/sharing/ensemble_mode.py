@@ -61,7 +61,8 @@ class _EnsembleSpace:
 
 
 class _EnsembleShort:
-    """Compact form: ``K2 s1 [<member 0> / <member 1>]`` in the base space's short form."""
+    """Compact form: ``K2 s1 (<member 0> / <member 1>)`` in the base space's short form (no square
+    brackets: rich tables would read them as markup)."""
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -71,7 +72,7 @@ class _EnsembleShort:
         space = spec.build_space()
         parts = [spec.describe(space.make(member_values(arch, space, adapter.stage_of, i)))
                  for i in range(members_of(arch))]
-        return f"K{members_of(arch)} s{split_of(arch)} [" + " / ".join(parts) + "]"
+        return f"K{members_of(arch)} s{split_of(arch)} (" + " / ".join(parts) + ")"
 
 
 def _base_of(spec: SpaceSpec) -> SpaceSpec:
