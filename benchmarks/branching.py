@@ -18,14 +18,11 @@ Run: ``nas bench branching [--affinity-seeds 10 --train-epochs 15 ...]``.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import tempfile
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +34,7 @@ from nas.multitask import head_accuracies, multitask_loss
 from nas.profiling.measure import LatencyProtocol
 from nas.sharing.branching import TreeLearnConfig, learn_tree
 from nas.sharing.tree import StaticTree, Tree, build_static_tree
+from benchmarks.results_io import write_result
 
 __all__ = ["run", "adjusted_rand", "train_static"]
 
@@ -164,15 +162,5 @@ def run(affinity_seeds: int = 10, affinity_width: int = 8, tree_warmup: int = 2,
                                      "interleaved": True}}}
     result["seconds"] = time.perf_counter() - start
     if out:
-        _write_json(result, out)
+        write_result(result, out)
     return result
-
-
-def _write_json(data: dict[str, Any], out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=float)
-        fh.write("\n")
-    os.replace(tmp, path)

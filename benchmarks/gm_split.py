@@ -54,7 +54,8 @@ def _ground_truth(space: Any, build: Any, task: Any, archs: list[Any], cfg: Any,
                   key: dict[str, Any]) -> tuple[np.ndarray, int]:
     """Stand-alone accuracies ``(n_seeds, n_archs)``; seeds already in ``path`` (same key and archs)
     are reused, each new seed is added to it as soon as it is done. Returns them and the reused count."""
-    from benchmarks.ranking import _write_json, train_standalone
+    from benchmarks.ranking import train_standalone
+    from benchmarks.results_io import write_result
     from nas.evaluate import accuracy
     from nas.supernet.base import seeded_build
 
@@ -76,7 +77,7 @@ def _ground_truth(space: Any, build: Any, task: Any, archs: list[Any], cfg: Any,
             if (ai + 1) % 16 == 0:
                 _log(f"stand-alone seed {seed}: {ai + 1}/{len(archs)} archs")
         done.append(row)
-        _write_json({"key": key, "arch_ids": ids, "archs": [a.to_dict() for a in archs], "seeds": seeds[: len(done)],
+        write_result({"key": key, "arch_ids": ids, "archs": [a.to_dict() for a in archs], "seeds": seeds[: len(done)],
                      "accuracy": done}, path)
         _log(f"stand-alone seed {seed}: mean {np.mean(row):.2f}%")
     return np.array(done), reused
@@ -315,9 +316,9 @@ def run(epochs: int = 8, split_epoch: int = 4, seeds: int = 5, standalone_epochs
         "machine": {"cpus": os.cpu_count(), "threads": 1, "processor": platform.processor() or platform.machine()},
     }
     if out:
-        from benchmarks.ranking import _write_json
+        from benchmarks.results_io import write_result
 
-        _write_json(payload, out)
+        write_result(payload, out)
     _log("cell1d tau: " + ", ".join(f"{v} {t['mean']:.3f}" for v, t in cell["kendall_tau"].items())
          + f"; gain {gain if gain is None else round(gain, 3)}; {payload['seconds']:.0f}s")
     return payload

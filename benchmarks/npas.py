@@ -18,14 +18,11 @@ learned >= random, SSN at 200% >= the natural network at identical inference MAC
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +37,7 @@ from nas.search.loop import derive_seed
 from nas.sharing.bank import BankedSupernet, banked_layers
 from nas.sharing.npas import default_num_groups, learned_groups, random_groups, single_groups
 from nas.supernet.base import Supernet, seeded_build
+from benchmarks.results_io import write_result
 
 __all__ = ["run"]
 
@@ -179,16 +177,6 @@ def _targets(table: dict[str, Any], budgets: Sequence[float]) -> dict[str, Any]:
     return out
 
 
-def _write_json(data: dict[str, Any], out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, epochs: int = 4,
         warmup_epochs: int = 1, train_size: int = 0, batch_size: int = 128, lr: float = 5e-3, templates: int = 4,
         task: str = "mnist1d", threads: int = 1, processes: int = 1, out: str | None = None) -> dict[str, Any]:
@@ -244,5 +232,5 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
                                                                "torch": torch.__version__, "cpus": os.cpu_count()},
     }
     if out:
-        _write_json(result, out)
+        write_result(result, out)
     return result

@@ -11,10 +11,7 @@ Run: ``python -m benchmarks.predictors_bench TABLE.csv [--out FILE.json]``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,20 +21,11 @@ import numpy as np
 import pandas as pd
 
 from predictors import PREDICTORS, NB201Encoder, make_predictor, regression_report
+from benchmarks.results_io import write_result
 
 __all__ = ["run", "main"]
 
 METRICS = ("kendall_tau", "spearman", "mape", "within_10")
-
-
-def _write_json(data: dict[str, Any], out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def run(
@@ -125,7 +113,7 @@ def run(
         "results": results,
     }
     if out is not None:
-        _write_json(data, out)
+        write_result(data, out)
     return data
 
 

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 from nas.errors import ConfigError, invalid
+from benchmarks.results_io import write_result
 
 __all__ = ["run", "resize_task", "sample_archs", "fidelity"]
 
@@ -203,17 +203,6 @@ def _reused(path: str, key: dict[str, Any], archs: list[Any]) -> tuple[np.ndarra
     return sa, [float(r["macs"]) for r in rows], [float(r["params"]) for r in rows]
 
 
-def _write_json(payload: dict[str, Any], out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.chmod(tmp, 0o644)  # a result file, readable like any committed file
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3, standalone_seeds: int = 2, epochs: int = 15,
         supernet_epochs: int = 30, train_samples: int = 2000, val_samples: int = 1500,
         widths: tuple[int, ...] = (), depths: tuple[int, ...] = (), kernels: tuple[int, ...] = (),
@@ -290,7 +279,7 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         "machine": {"cpus": os.cpu_count(), "threads": 1, "processor": platform.processor() or platform.machine()},
     }
     if out:
-        _write_json(payload, out)
+        write_result(payload, out)
         from benchmarks.ranking_plot import _scatter_info, write_scatter
 
         info = _scatter_info(f"Ranking fidelity: {space} ({n_archs} archs)", sa.mean(axis=0).tolist(), sn,

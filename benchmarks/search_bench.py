@@ -14,10 +14,8 @@ columns, ``*_ms`` latency columns): ``--acc`` and ``--lat`` name the columns to 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from nas.search.budget import Budget, Spent
 from nas.search.objectives import parse_objectives
 from nas.search.pareto import hypervolume, pareto_mask
 from nas.space import Choice, SearchSpace
+from benchmarks.results_io import write_result
 
 __all__ = ["TableProblem", "load_problem", "run_strategy", "hv_ratios", "run", "SearchCurves", "curves_info", "plot_curves"]
 
@@ -157,16 +156,6 @@ def hv_ratios(losses: np.ndarray, ks: Sequence[int], ref: np.ndarray, true_hv: f
     return [hypervolume(losses[:k], ref) / true_hv for k in ks]
 
 
-def _write_json(data: dict[str, Any], out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c10_valid_acc_200ep",
         lat: Sequence[str] = ("raspi4_ms", "fpga_ms", "gold_6226_ms", "titanxp_1_ms"), evals: int = 300, seeds: int = 5,
         strategies: Sequence[str] = ("predictor", "nsga2", "tpe", "random"), ks: Sequence[int] = (25, 50, 100, 200, 300),
@@ -213,10 +202,10 @@ def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c1
                                      "per_seed": arr.tolist(), "seconds_per_search": float(np.mean(secs))}
             print(f"{device:14s} {name:10s} " + " ".join(f"K={k}:{m:.3f}" for k, m in zip(ks, arr.mean(axis=0))), flush=True)
             if out:  # partial results survive an interrupted run (``complete`` stays false)
-                _write_json(data | {"total_s": round(time.perf_counter() - t_start, 1)}, out)
+                write_result(data | {"total_s": round(time.perf_counter() - t_start, 1)}, out)
     data |= {"complete": True, "total_s": round(time.perf_counter() - t_start, 1)}
     if out:
-        _write_json(data, out)
+        write_result(data, out)
         html = html or str(Path(out).with_suffix(".html"))
     if html:
         plot_curves(curves_info(data)).write_html(html, include_plotlyjs="cdn")
