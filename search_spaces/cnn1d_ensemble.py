@@ -38,7 +38,7 @@ class Cnn1dStages(EnsembleBase):
         return out
 
     def forward_range(self, net: Supernet, x: torch.Tensor, first: int, last: int) -> torch.Tensor:  # noqa: D102
-        assert isinstance(net, CNN1dSupernet)
+        _check_cnn1d(net)
         if first <= 1 <= last:
             x = net.stem(x)
         for idx in self._blocks(net, first, last):
@@ -48,7 +48,7 @@ class Cnn1dStages(EnsembleBase):
         return x
 
     def export_range(self, net: Supernet, first: int, last: int) -> nn.Module:  # noqa: D102
-        assert isinstance(net, CNN1dSupernet)
+        _check_cnn1d(net)
         mods: list[nn.Module] = [net.stem.export()] if first <= 1 <= last else []
         mods += [net.blocks[idx].export() for idx in self._blocks(net, first, last)]
         if last > STAGES:
@@ -56,7 +56,7 @@ class Cnn1dStages(EnsembleBase):
         return nn.Sequential(*mods)
 
     def segment_modules(self, net: Supernet, segment: int) -> list[nn.Module]:  # noqa: D102
-        assert isinstance(net, CNN1dSupernet)
+        _check_cnn1d(net)
         if segment > STAGES:
             return [net.head]
         blocks = [net.blocks[(segment - 1) * net.max_depth + b] for b in range(net.max_depth)]
@@ -64,3 +64,9 @@ class Cnn1dStages(EnsembleBase):
 
 
 ENSEMBLE_BASES.add("cnn1d", Cnn1dStages())
+
+
+def _check_cnn1d(net: Supernet) -> None:
+    """Raises a ConfigError unless ``net`` is a cnn1d supernet (the only one this adapter drives)."""
+    if not isinstance(net, CNN1dSupernet):
+        raise invalid("supernet", "be a CNN1dSupernet for the cnn1d ensemble adapter", type(net).__name__)

@@ -145,7 +145,8 @@ class EnsembleMode(SharingMode):
         ctx.stage("train", epochs=cfg.train.epochs, members=net.members, shrink=cfg.sharing.shrink)
 
         def on_shrink(event: dict[str, Any]) -> None:
-            assert shrinker is not None
+            if shrinker is None:
+                raise ConfigError("`sharing.shrink` must be true for a shrink event, got false")
             ctx.store.write_json(SPACE_FILE, {"base": net.base_space.name, "members": net.members,
                                               **shrinker.state_dict()})
             ctx.stage("shrink", epoch=event["epoch"], removed=event["removed"])

@@ -160,7 +160,8 @@ def _exact(sim: np.ndarray) -> tuple[int, ...]:
             cut = float(sum(sim[i, j] for i in a for j in b))
             if best is None or cut < best[0] - 1e-12:
                 best = (cut, a)
-    assert best is not None  # n >= 2 guarantees one candidate
+    if best is None:  # n >= 2 always gives a candidate
+        raise invalid("similarity", "cover at least 2 options", n)
     return best[1]
 
 
