@@ -87,7 +87,7 @@ class SearchConfig:
 
     space: str = "cnn1d"
     task: str | None = None
-    budget: str = "60"
+    budget: str = "100"
     objectives: str = "accuracy:max,latency_ms:min"
     constraints: list[str] = field(default_factory=list)
     strategy: str = "predictor"
