@@ -16,6 +16,7 @@ from nas.data import TASKS, Split, TaskSpec
 from nas.runner import Hooks, execute, load_supernet, new_run
 from nas.sharing import SharingPlan
 from nas.sharing.tree import StaticTree, Tree
+from tests.sharing.kill_helpers import Killed, kill_after_first_epoch
 
 TINY_SPACE = "cnn1d-branching-test"
 TINY_BRANCHING = {
@@ -49,22 +50,14 @@ def _tiny(monkeypatch):
     monkeypatch.setitem(TASKS._entries, "mnist1d-multi", TaskSpec(old.name, _small_multi, old.description, old.heads))
 
 
-class _Killed(Exception):
-    pass
-
-
-def _kill_after_first_epoch(stats) -> None:
-    if stats.epoch == 1:
-        raise _Killed
-
 
 def test_branching_search_resumes_exports_and_loads_in_the_dashboard(tmp_path, capsys):
     runs = tmp_path / "runs"
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(TINY_BRANCHING | {"runs_dir": str(runs)}))
     store = new_run(load_config(path))
-    with pytest.raises(_Killed):  # killed after the learned tree and one epoch of supernet training
-        execute(store, Hooks(on_epoch=_kill_after_first_epoch))
+    with pytest.raises(Killed):  # killed after the learned tree and one epoch of supernet training
+        execute(store, Hooks(on_epoch=kill_after_first_epoch))
     learned = store.read_json("branching_tree.json")
     tree = Tree.from_dict(learned["tree"])
     assert tree.problems() == [] and tree.tasks == ("digit", "parity", "big", "family")

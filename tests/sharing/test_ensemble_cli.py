@@ -13,6 +13,7 @@ from nas.config import load_config
 from nas.runner import Hooks, execute, load_supernet, new_run
 from nas.store import RunStore
 from tests.sharing.ensemble_helpers import register_tiny
+from tests.sharing.kill_helpers import Killed, kill_after_first_epoch
 
 TINY_ENSEMBLE = {
     "budget": 4, "strategy": "random", "seed": 0,
@@ -23,14 +24,6 @@ TINY_ENSEMBLE = {
 }
 
 
-class _Killed(Exception):
-    pass
-
-
-def _kill_after_first_epoch(stats) -> None:
-    if stats.epoch == 1:
-        raise _Killed
-
 
 def test_ensemble_search_resumes_exports_and_loads_in_the_dashboard(tmp_path, monkeypatch, capsys):
     space = register_tiny(monkeypatch)
@@ -38,8 +31,8 @@ def test_ensemble_search_resumes_exports_and_loads_in_the_dashboard(tmp_path, mo
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(TINY_ENSEMBLE | {"space": space, "runs_dir": str(runs)}))
     store = new_run(load_config(path, {}))
-    with pytest.raises(_Killed):
-        execute(store, Hooks(on_epoch=_kill_after_first_epoch))
+    with pytest.raises(Killed):
+        execute(store, Hooks(on_epoch=kill_after_first_epoch))
     shrunk = store.read_json("ensemble_space.json")  # the shrink of epoch 1 is stored with the run
     assert shrunk["history"][0]["epoch"] == 1 and shrunk["history"][0]["removed"]
     assert store.file("train_state.safetensors").exists()

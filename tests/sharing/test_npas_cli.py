@@ -13,6 +13,7 @@ from nas.config import load_config
 from nas.runner import Hooks, execute, load_supernet, new_run
 from nas.store import RunStore
 from tests.sharing.npas_helpers import TINY_SPACE, tiny_spec
+from tests.sharing.kill_helpers import Killed, kill_after_first_epoch
 
 TINY_NPAS = {
     "space": TINY_SPACE, "budget": 4, "strategy": "random", "objectives": "accuracy:max,params_stored:min",
@@ -30,14 +31,6 @@ def _tiny_space(monkeypatch):
     monkeypatch.setitem(SPACES._entries, TINY_SPACE, tiny_spec())
 
 
-class _KillAfterFirstEpoch(Exception):
-    pass
-
-
-def _stop(stats) -> None:
-    if stats.epoch == 1:
-        raise _KillAfterFirstEpoch
-
 
 def test_npas_search_resumes_after_a_kill_then_exports_and_loads_in_the_dashboard(tmp_path, capsys):
     runs = tmp_path / "runs"
@@ -46,8 +39,8 @@ def test_npas_search_resumes_after_a_kill_then_exports_and_loads_in_the_dashboar
     cfg = load_config(path, {"sharing.kind": "npas", "sharing.param_budget": 0.25})
     store = new_run(cfg)
     # killed after the learned warm-up and one epoch of supernet training
-    with pytest.raises(_KillAfterFirstEpoch):
-        execute(store, Hooks(on_epoch=_stop))
+    with pytest.raises(Killed):
+        execute(store, Hooks(on_epoch=kill_after_first_epoch))
     assert store.file("npas_groups.json").exists() and store.file("train_state.safetensors").exists()
     groups = store.read_json("npas_groups.json")
     assert groups["how"] == "learned" and groups["coefficients"] is not None
