@@ -94,9 +94,15 @@ def pick_rows(n_rows: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n_rows, size=n, replace=False))
 
 
+def _meta_model(source_lat: np.ndarray, n: int, features: np.ndarray | None) -> Any:
+    from nas.profiling.transfer_meta import MetaTransfer
+
+    return MetaTransfer().meta_fit(source_lat, n, features)
+
+
 def transfer_curve(latencies: np.ndarray, devices: Sequence[str], ns: Sequence[int], seeds: Sequence[int],
                    features: np.ndarray | None = None, predictor: str = "ridge",
-                   max_eval: int | None = None) -> dict[str, Any]:
+                   max_eval: int | None = None, method: str = "ridge") -> dict[str, Any]:
     """Few-shot figures for every device as the target, the others as sources.
 
     Args:
@@ -105,7 +111,10 @@ def transfer_curve(latencies: np.ndarray, devices: Sequence[str], ns: Sequence[i
         ns: Target measurements to fit on (each ``N``).
         seeds: One draw of the ``N`` rows per seed; figures are averaged over seeds.
         features: Optional ``(rows, f)`` structural features (then used beside the sources).
-        predictor: A registered predictor name.
+        predictor: A registered predictor name (``ridge`` method).
+        method: ``ridge`` (:class:`FewShotTransfer`: one model, penalty by leave-one-out on the
+            ``N`` rows) or ``meta`` (:class:`~nas.profiling.transfer_meta.MetaTransfer`: penalties
+            meta-learned on the source devices, sources and structure models averaged).
         max_eval: Score on at most this many held-out rows (seeded), ``None``: all of them.
 
     Returns:
@@ -115,12 +124,15 @@ def transfer_curve(latencies: np.ndarray, devices: Sequence[str], ns: Sequence[i
     lat = np.asarray(latencies, float)
     if lat.ndim != 2 or lat.shape[1] != len(devices) or lat.shape[1] < 2:
         raise invalid("latencies", "be a (rows, devices) table with at least 2 devices", getattr(lat, "shape", None))
+    if method not in ("ridge", "meta"):
+        raise invalid("method", "be `ridge` or `meta`", method)
     out: dict[str, Any] = {"per_device": {}, "mean_spearman": {}}
     for t, name in enumerate(devices):
         src = [i for i in range(len(devices)) if i != t]
         per_n: dict[str, Any] = {}
         for n in ns:
             figs = []
+            meta = _meta_model(lat[:, src], int(n), features) if method == "meta" else None
             for seed in seeds:
                 rng = np.random.default_rng([int(seed), int(n), t])
                 rows = pick_rows(len(lat), int(n), rng)
@@ -129,7 +141,7 @@ def transfer_curve(latencies: np.ndarray, devices: Sequence[str], ns: Sequence[i
                     rest = np.sort(rng.choice(rest, size=max_eval, replace=False))
                 f_fit = None if features is None else features[rows]
                 f_eval = None if features is None else features[rest]
-                model = FewShotTransfer(predictor, int(seed), features is not None)
+                model = meta or FewShotTransfer(predictor, int(seed), features is not None)
                 model.fit(lat[rows][:, src], lat[rows, t], f_fit)
                 figs.append(regression_figures(lat[rest, t], model.predict(lat[rest][:, src], f_eval)[0]))
             per_n[str(n)] = {k: float(np.mean([f[k] for f in figs])) for k in ("spearman", "kendall_tau", "mape",

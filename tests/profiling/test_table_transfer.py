@@ -63,3 +63,45 @@ def test_table_device_bad_input():
         TableDevice(SPACES.get("cnn1d"), "cpu")
     with pytest.raises(ConfigError, match="not include the target"):
         fit_table_model(spec, "fpga", n=10, sources=("fpga",))
+
+
+def _two_kinds_of_device(rows: int = 600, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Three known devices that follow one cost profile, features, and a target that follows another."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 4, size=(rows, 3)).astype(float)
+    cpu = np.exp(0.1 + counts @ np.array([0.4, 0.1, 0.05]) + rng.normal(0, 0.01, rows))
+    known = np.stack([cpu * k * np.exp(rng.normal(0, 0.02, rows)) for k in (1.0, 2.0, 3.0)], axis=1)
+    own = np.exp(counts @ np.array([0.02, 0.1, 0.5]) + rng.normal(0, 0.01, rows))
+    return np.hstack([known, own[:, None]]), counts
+
+
+def test_meta_transfer_weights_the_model_class_the_target_rows_support():
+    from nas.profiling.transfer_meta import MetaTransfer
+
+    lat, counts = _two_kinds_of_device()
+    fit, rest = slice(0, 10), slice(10, None)
+    # A device with its own cost profile: structure explains it, the known devices do not.
+    own = MetaTransfer(draws=2, eval_rows=200).meta_fit(lat[:, :3], 10, counts)
+    own.fit(lat[fit, :3], lat[fit, 3], counts[fit])
+    assert own.weights_["structure"] > 0.9
+    mean, std = own.predict(lat[rest, :3], counts[rest])
+    baseline, _ = FewShotTransfer().fit(lat[fit, :3], lat[fit, 3]).predict(lat[rest, :3])
+    err = np.abs(np.log(mean / lat[rest, 3])).mean()
+    assert err < 0.5 * np.abs(np.log(baseline / lat[rest, 3])).mean() and np.all(std > 0)
+    # A device like the known ones: the sources model carries it.
+    like = MetaTransfer(draws=2, eval_rows=200).meta_fit(lat[:, :2], 10, counts)
+    like.fit(lat[fit, :2], lat[fit, 2], counts[fit])
+    assert like.weights_["sources"] > 0.5
+
+
+def test_meta_transfer_rejects_misuse():
+    from nas.profiling.transfer_meta import MetaTransfer
+
+    lat, counts = _two_kinds_of_device(rows=50)
+    with pytest.raises(ConfigError, match="meta-fitted"):
+        MetaTransfer().fit(lat[:10, :3], lat[:10, 3])
+    model = MetaTransfer(draws=1, eval_rows=20).meta_fit(lat[:, :3], 10, counts)
+    with pytest.raises(ConfigError, match="features"):
+        model.fit(lat[:10, :3], lat[:10, 3])
+    with pytest.raises(ConfigError, match="`n` must"):
+        MetaTransfer().meta_fit(lat[:, :3], 2)
