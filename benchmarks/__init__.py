@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "search": "benchmarks.search_bench",
     "overhead": "benchmarks.overhead",
     "export_latency": "benchmarks.export_latency",
+    "export-check": "benchmarks.export_check",
     "dashboard_load": "benchmarks.dashboard_load",
     "branching": "benchmarks.branching",
     "gm-split": "benchmarks.gm_split",
