@@ -9,8 +9,17 @@ the free proxies (MACs, parameters); and the spread of stand-alone accuracies. A
 scatter is written beside it.
 
 For ``cnn1d`` the benchmark variant is set by ``widths`` / ``depths`` / ``kernels`` (same labels
-as the registered space) and ``bn_per_width``; ``train_samples`` / ``val_samples`` resize the
-task's splits (validation samples are taken from the end of the training split when needed).
+as the registered space) and ``bn_per_width``; ``task_samples`` generates a larger MNIST-1D, and
+``train_samples`` / ``val_samples`` resize the task's splits (validation samples are taken from
+the end of the training split when needed). Stand-alone modules start from their own default
+initialisation (``standalone_init=reset``) unless ``slice`` is asked for. The trainings run in
+``workers`` processes (:mod:`benchmarks.ranking_jobs`); every job is seeded on its own.
+
+Example (the committed cnn1d result; see ``run`` for every option)::
+
+    nice -n 19 nas bench ranking --space cnn1d --widths 2,4,8,16 --bn-per-width true \
+        --task-samples 20000 --train-samples 8000 --val-samples 3000 --epochs 20 \
+        --supernet-epochs 30 --workers 2 --out benchmarks/results/ranking_cnn1d_<name>.json
 """
 
 from __future__ import annotations
@@ -21,7 +30,6 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,12 +37,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.errors import ConfigError, invalid
+from benchmarks.ranking_jobs import Variant, standalone_job, supernet_job, run_jobs, train_standalone
 from benchmarks.results_io import write_result
+from nas.errors import ConfigError, invalid
 
-__all__ = ["run", "resize_task", "sample_archs", "fidelity"]
+__all__ = ["run", "resize_task", "sample_archs", "fidelity", "train_standalone"]
 
-Build = Callable[[Any, Any], Any]
+CEILING_DEFINITION = ("noise_ceiling_tau: Kendall tau between two single stand-alone seeds of the same archs (mean over "
+                      "seed pairs); conservative for the reference, which is the mean of all stand-alone seeds. "
+                      "noise_ceiling_split_half_tau (>= 4 seeds): tau between the means of two disjoint halves of the seeds.")
 
 
 def resize_task(task: Any, train_samples: int, val_samples: int) -> Any:
@@ -68,6 +79,10 @@ def sample_archs(space: Any, n: int, seed: int) -> list[Any]:
     raise invalid("n_archs", f"be at most the distinct architectures found in {100 * n} draws", n)
 
 
+# Stand-alone settings that results written before they existed were measured with.
+LEGACY_KEY = {"task_samples": 0, "standalone_init": "slice"}
+
+
 def _ints(name: str, values: Any) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in values)
@@ -75,62 +90,17 @@ def _ints(name: str, values: Any) -> tuple[int, ...]:
         raise invalid(name, "be comma-separated integers", values) from None
 
 
-def _space_and_builder(space: str, widths: tuple[int, ...], depths: tuple[int, ...], kernels: tuple[int, ...],
-                       bn_per_width: bool) -> tuple[Any, Build, tuple[str, ...]]:
-    from nas.catalog import SPACES
-
-    spec = SPACES.get(space, "space")
-    if not spec.trainable:
-        raise ConfigError(f"`space` must be a trainable space for the ranking benchmark, got {space!r} (table-backed)")
-    if space != "cnn1d":
-        if widths or depths or kernels or bn_per_width:
-            raise ConfigError(f"`widths/depths/kernels/bn_per_width` apply to cnn1d only, got them for {space!r}")
-        return spec.build_space(), spec.build_supernet, spec.tasks  # type: ignore[return-value]
-    from search_spaces.cnn1d import DEPTHS, KERNELS, WIDTHS, CNN1dSupernet, build_cnn1d_space
-
-    sp = build_cnn1d_space(widths or WIDTHS, kernels or KERNELS, depths or DEPTHS)
-
-    def build(s: Any, task: Any) -> Any:
-        channels, length = task.input_shape
-        return CNN1dSupernet(s, channels, length, task.num_classes, bn_per_width=bn_per_width)
-
-    return sp, build, spec.tasks
-
-
 def _log(msg: str) -> None:
     print(f"[ranking {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def train_standalone(module: torch.nn.Module, task: Any, cfg: Any, seed: int) -> torch.nn.Module:
-    """Trains a static module on labels with the trainer's recipe (AdamW, warm-up + cosine)."""
-    import math
-
-    import torch.nn.functional as F
-
-    from nas.data import batches
-
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(task.train) / cfg.batch_size)
-    total, warm = max(1, cfg.epochs * steps_per_epoch), cfg.warmup_epochs * steps_per_epoch
-    step = 0
-    module.train()
-    for _ in range(cfg.epochs):
-        for x, y in batches(task.train, cfg.batch_size, gen):
-            lr = cfg.lr * (step + 1) / warm if step < warm else \
-                cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-            for g in opt.param_groups:
-                g["lr"] = lr
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(module(x), y).backward()
-            opt.step()
-            step += 1
-    return module.eval()
-
-
 def fidelity(standalone: np.ndarray, supernet: dict[str, list[float]], macs: list[float], params: list[float],
              k: int = 5) -> dict[str, Any]:
-    """Rank metrics from stand-alone accuracies ``(n_seeds, n_archs)`` and supernet accuracies per seed."""
+    """Rank metrics from stand-alone accuracies ``(n_seeds, n_archs)`` and supernet accuracies per seed.
+
+    The reference is the mean over stand-alone seeds. The noise ceiling is defined in
+    :data:`CEILING_DEFINITION` (never computed against the reference it is compared with).
+    """
     from predictors.metrics import kendall_tau, spearman, top_k_regret
 
     mean = standalone.mean(axis=0)
@@ -140,10 +110,15 @@ def fidelity(standalone: np.ndarray, supernet: dict[str, list[float]], macs: lis
                    "std": float(np.std([v[m] for v in per_seed.values()]))} for m in next(iter(per_seed.values()))}
     pairs = [kendall_tau(standalone[i], standalone[j]) for i, j in itertools.combinations(range(len(standalone)), 2)]
     ceiling = float(np.mean(pairs)) if pairs else float("nan")
+    half = len(standalone) // 2
+    split_half = kendall_tau(standalone[:half].mean(axis=0), standalone[half:2 * half].mean(axis=0)) if half >= 2 else None
+    gaps = np.abs(standalone.max(axis=0) - standalone.min(axis=0))
     return {
         "per_supernet_seed": per_seed, "summary": summary,
-        "noise_ceiling_tau": ceiling, "noise_ceiling_pairs": pairs,
+        "noise_ceiling_tau": ceiling, "noise_ceiling_pairs": pairs, "noise_ceiling_split_half_tau": split_half,
+        "noise_ceiling_definition": CEILING_DEFINITION,
         "tau_over_ceiling": summary["kendall_tau"]["mean"] / ceiling if ceiling > 0 else float("nan"),
+        "standalone_seed_gap_points": {"mean": float(gaps.mean()), "max": float(gaps.max())},
         "proxies": {"macs": {"kendall_tau": kendall_tau(mean, macs), "spearman": spearman(mean, macs)},
                     "params": {"kendall_tau": kendall_tau(mean, params), "spearman": spearman(mean, params)}},
         "standalone_spread_points": float(mean.max() - mean.min()),
@@ -151,38 +126,57 @@ def fidelity(standalone: np.ndarray, supernet: dict[str, list[float]], macs: lis
     }
 
 
-def _standalone(space: Any, build: Build, task: Any, archs: list[Any], cfg: Any, seeds: list[int]) -> tuple[np.ndarray, list[float], list[float]]:
-    from nas.evaluate import accuracy
+def _load_task(name: str, seed: int, task_samples: int) -> Any:
+    from nas.data import TASKS
+
+    if not task_samples:
+        return TASKS.get(name).load(seed)
+    if name != "mnist1d":
+        raise invalid("task_samples", "be 0 for tasks other than mnist1d (only MNIST-1D is generated)", task_samples)
+    if task_samples < 1000:
+        raise invalid("task_samples", "be >= 1000 (MNIST-1D samples generated, 80% train+val)", task_samples)
+    from search_spaces.mnist1d_task import load_mnist1d
+
+    return load_mnist1d(seed, num_samples=task_samples)
+
+
+def _measure(variant: Variant, data: Any, archs: list[Any], sa_cfg: Any, sn_cfg: Any, sa_seeds: list[int],
+             sn_seeds: list[int], calib_batches: int, init: str, workers: int) -> tuple[np.ndarray, dict[str, list[float]], dict[str, Any]]:
+    """Runs the supernet jobs (longest first) and, when ``sa_seeds``, the stand-alone jobs."""
+    from nas.search.loop import derive_seed
+    from nas.supernet.base import seeded_build
+
+    sp, build, _ = variant.build()
+    jobs: list[Any] = [(supernet_job, (variant, data, archs, sn_cfg, s, calib_batches)) for s in sn_seeds]
+    nets = [seeded_build(lambda: build(sp, data), s) for s in sa_seeds]
+    slots = [(ai, si) for ai in range(len(archs)) for si in range(len(sa_seeds))]  # both seeds of an arch together
+    jobs += [(standalone_job, (nets[si].export(archs[ai]), data, sa_cfg, sa_seeds[si] + ai, init,
+                               derive_seed(sa_seeds[si], 40, ai))) for ai, si in slots]
+    sa = np.full((len(sa_seeds), len(archs)), np.nan)
+
+    def done(i: int, result: Any) -> None:
+        if i < len(sn_seeds):
+            _log(f"supernet seed {sn_seeds[i]}: trained and scored in {result[1]:.0f}s")
+            return
+        ai, si = slots[i - len(sn_seeds)]
+        sa[si, ai] = result[0]
+        _log(f"stand-alone arch {ai + 1}/{len(archs)} seed {si}: {result[0]:.2f}% ({result[1]:.1f}s) "
+             f"row {np.round(sa[:, ai], 1).tolist()}")
+
+    results = run_jobs(jobs, workers, done)
+    sn = {f"seed{i}": results[i][0] for i in range(len(sn_seeds))}
+    seconds = {"supernet_per_seed": [results[i][1] for i in range(len(sn_seeds))],
+               "standalone_trainings": float(sum(r[1] for r in results[len(sn_seeds):]))}
+    return sa, sn, seconds
+
+
+def _cost(module: torch.nn.Module, input_shape: tuple[int, ...]) -> tuple[float, float]:
     from nas.profiling.cost import count_macs, count_params
-    from nas.supernet.base import seeded_build
 
-    acc = np.zeros((len(seeds), len(archs)))
-    macs, params = [0.0] * len(archs), [0.0] * len(archs)
-    for si, seed in enumerate(seeds):
-        net = seeded_build(lambda: build(space, task), seed)
-        for ai, arch in enumerate(archs):
-            t0 = time.perf_counter()
-            module = train_standalone(net.export(arch), task, cfg, seed + ai)
-            acc[si, ai] = accuracy(module, task.val)
-            if si == 0:
-                macs[ai], params[ai] = float(count_macs(module, task.input_shape)), float(count_params(module))
-            _log(f"stand-alone seed {seed} arch {ai + 1}/{len(archs)}: {acc[si, ai]:.2f}% ({time.perf_counter() - t0:.1f}s)")
-    return acc, macs, params
+    return float(count_macs(module, input_shape)), float(count_params(module))
 
 
-def _supernet(space: Any, build: Build, task: Any, archs: list[Any], cfg: Any, seed: int, calib_batches: int) -> list[float]:
-    from nas.evaluate import EvalConfig, Evaluator, accuracy
-    from nas.supernet.base import seeded_build
-    from nas.train import Trainer
-
-    net = seeded_build(lambda: build(space, task), seed)
-    Trainer(net, task, cfg, seed).fit(on_epoch=lambda s: _log(f"supernet seed {seed} epoch {s.epoch}: "
-                                                              f"loss max {s.loss_max:.3f} sub {s.loss_sub:.3f} ({s.seconds:.1f}s)"))
-    evaluator = Evaluator(net.eval(), task, EvalConfig(calib_batches=calib_batches, score_test=False))
-    return [accuracy(evaluator.static_subnet(a, seed), task.val) for a in archs]
-
-
-def _reused(path: str, key: dict[str, Any], archs: list[Any]) -> tuple[np.ndarray, list[float], list[float]]:
+def _reused(path: str, key: dict[str, Any], archs: list[Any]) -> np.ndarray:
     """Stand-alone accuracies of a previous result, if it measured the same archs the same way.
 
     Raises:
@@ -192,91 +186,110 @@ def _reused(path: str, key: dict[str, Any], archs: list[Any]) -> tuple[np.ndarra
         prev = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise ConfigError(f"`reuse` must name a readable ranking result JSON, got {path!r} ({e})") from None
-    old_key = prev.get("standalone_key") or {}
+    old_key = LEGACY_KEY | (prev.get("standalone_key") or {})
     for k, v in key.items():
         if old_key.get(k) != v:
             raise ConfigError(f"`reuse` file {path!r} must have the same stand-alone `{k}`, got {old_key.get(k)!r} != {v!r}")
     rows = prev.get("archs", [])
     if [a.arch_id for a in archs] != [r["arch_id"] for r in rows]:
         raise ConfigError(f"`reuse` file {path!r} must hold the same architecture sample, got other arch ids")
-    sa = np.array([r["standalone"] for r in rows]).T
-    return sa, [float(r["macs"]) for r in rows], [float(r["params"]) for r in rows]
+    return np.array([r["standalone"] for r in rows]).T
+
+
+def _meets(fid: dict[str, Any], target_tau: float) -> dict[str, bool]:
+    tau = fid["summary"]["kendall_tau"]["mean"]
+    checks = {"spread_at_least_10_points": fid["standalone_spread_points"] >= 10.0,
+              "noise_ceiling_at_least_0.8": fid["noise_ceiling_tau"] >= 0.8,
+              "tau_at_least_target": tau >= target_tau, "tau_at_least_90pct_of_ceiling": fid["tau_over_ceiling"] >= 0.9}
+    return checks | {"all": all(checks.values())}
 
 
 def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3, standalone_seeds: int = 2, epochs: int = 15,
-        supernet_epochs: int = 30, train_samples: int = 2000, val_samples: int = 1500,
+        supernet_epochs: int = 30, task_samples: int = 0, train_samples: int = 2000, val_samples: int = 1500,
         widths: tuple[int, ...] = (), depths: tuple[int, ...] = (), kernels: tuple[int, ...] = (),
         bn_per_width: bool = False, distill: bool = True, num_random: int = 2, calib_batches: int = 8,
-        batch_size: int = 128, lr: float = 5e-3, seed: int = 0, target_tau: float = 0.8, reuse: str = "",
-        out: str | None = None, html: str | None = None) -> dict[str, Any]:
+        batch_size: int = 128, lr: float = 5e-3, standalone_init: str = "reset", workers: int = 1, seed: int = 0,
+        target_tau: float = 0.8, reuse: str = "", out: str | None = None, html: str | None = None) -> dict[str, Any]:
     """Measures ranking fidelity and writes JSON (and an HTML scatter beside it).
 
     Args:
         space: A trainable registered space.
         task: One of the space's tasks (default: its first).
-        n_archs: Architectures in the fixed sample.
-        seeds: Supernets trained (seeds 0..seeds-1 derived from ``seed``).
+        n_archs: Architectures in the fixed, seeded uniform sample.
+        seeds: Supernets trained (seeds derived from ``seed``).
         standalone_seeds: Stand-alone trainings per architecture (averaged; >= 2 for the ceiling).
-        epochs: Stand-alone training epochs. supernet_epochs: Supernet training epochs.
+        epochs: Stand-alone training epochs (warm-up 1 epoch, then cosine to zero).
+        supernet_epochs: Supernet training epochs (same schedule; sandwich rule).
+        task_samples: mnist1d only: MNIST-1D samples generated (80% train+val, 20% test; 0: the
+            task's default 5,000). More samples give a steadier stand-alone reference.
         train_samples: Training samples used by both. val_samples: Validation samples scored.
         widths, depths, kernels: cnn1d variant options (empty: the registered space's).
         bn_per_width: cnn1d: one BatchNorm per width option.
-        distill, num_random, batch_size, lr: Supernet/stand-alone recipe.
+        distill: In-place distillation from the largest subnet. num_random: Random subnets per step.
         calib_batches: BN recalibration batches (of 128) per supernet evaluation.
+        batch_size, lr: Batch size and peak learning rate of both recipes.
+        standalone_init: ``reset`` (each arch's layers get their own default initialisation) or
+            ``slice`` (the exported slices of a freshly built supernet).
+        workers: Processes that run the trainings (1: this process); results do not depend on it.
         seed: Seed of the sample and of every derived seed.
         target_tau: The acceptance target recorded with the result.
         reuse: A previous result JSON whose stand-alone accuracies are reused (same archs and
             stand-alone recipe required), to compare supernet recipes without retraining them.
         out: JSON file. html: Scatter file (default: ``out`` with ``.html``).
     """
-    import search_spaces  # noqa: F401  (registers the spaces)
-    from nas.data import TASKS
     from nas.search.loop import derive_seed
     from nas.train import TrainConfig
 
     if n_archs < 5 or seeds < 1 or standalone_seeds < 2:
         raise invalid("n_archs/seeds/standalone_seeds", "be >= 5, >= 1 and >= 2", (n_archs, seeds, standalone_seeds))
+    if standalone_init not in ("reset", "slice"):
+        raise invalid("standalone_init", "be one of ['reset', 'slice']", standalone_init)
     widths, depths, kernels = (_ints(n, v) for n, v in (("widths", widths), ("depths", depths), ("kernels", kernels)))
     torch.set_num_threads(1)
     t_start = time.perf_counter()
-    sp, build, tasks = _space_and_builder(space, widths, depths, kernels, bn_per_width)
+    variant = Variant(space, widths, depths, kernels, bn_per_width)
+    sp, build, tasks = variant.build()
     task_name = task or tasks[0]
     if task_name not in tasks:
         raise invalid("task", f"be one of {list(tasks)} for space `{space}`", task_name)
-    data = resize_task(TASKS.get(task_name).load(seed), train_samples, val_samples)
+    data = resize_task(_load_task(task_name, seed, task_samples), train_samples, val_samples)
     archs = sample_archs(sp, n_archs, derive_seed(seed, 10))
     sa_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_epochs=1, num_random=0, distill=False)
     sn_cfg = TrainConfig(epochs=supernet_epochs, batch_size=batch_size, lr=lr, warmup_epochs=1,
                          num_random=num_random, distill=distill)
-    t0 = time.perf_counter()
     sa_key = {"space": space, "task": task_name, "widths": list(widths), "depths": list(depths), "kernels": list(kernels), "seed": seed,
               "standalone_seeds": standalone_seeds, "epochs": epochs, "train_samples": len(data.train),
               "val_samples": len(data.val), "batch_size": batch_size, "lr": lr}
-    if reuse:
-        sa, macs, params = _reused(reuse, sa_key, archs)
-        _log(f"stand-alone accuracies reused from {reuse}")
-    else:
-        sa, macs, params = _standalone(sp, build, data, archs, sa_cfg,
-                                       [derive_seed(seed, 20, i) for i in range(standalone_seeds)])
-    t1 = time.perf_counter()
-    sn = {f"seed{i}": _supernet(sp, build, data, archs, sn_cfg, derive_seed(seed, 30, i), calib_batches) for i in range(seeds)}
-    t2 = time.perf_counter()
+    sa_key |= {"task_samples": task_samples, "standalone_init": standalone_init}
+    sa = _reused(reuse, sa_key, archs) if reuse else None
+    sa_seeds = [] if reuse else [derive_seed(seed, 20, i) for i in range(standalone_seeds)]
+    measured, sn, seconds = _measure(variant, data, archs, sa_cfg, sn_cfg, sa_seeds,
+                                     [derive_seed(seed, 30, i) for i in range(seeds)], calib_batches, standalone_init, workers)
+    sa = measured if sa is None else sa
+    from nas.supernet.base import seeded_build
+
+    net = seeded_build(lambda: build(sp, data), seed)
+    cost = [_cost(net.export(a), data.input_shape) for a in archs]
+    macs, params = [c[0] for c in cost], [c[1] for c in cost]
     fid = fidelity(sa, sn, macs, params)
+    meets = _meets(fid, target_tau)
     payload = {
         "benchmark": "ranking", "space": space, "task": task_name,
         "variant": {"widths": list(widths), "depths": list(depths), "kernels": list(kernels), "bn_per_width": bn_per_width},
         "n_archs": n_archs, "supernet_seeds": seeds, "standalone_seeds": standalone_seeds,
         "standalone_key": sa_key, "standalone_reused_from": reuse or None,
-        "recipe": {"standalone_epochs": epochs, "supernet_epochs": supernet_epochs, "train_samples": len(data.train),
-                   "val_samples": len(data.val), "batch_size": batch_size, "lr": lr, "distill": distill,
-                   "num_random": num_random, "calib_batches": calib_batches},
+        "recipe": {"standalone_epochs": epochs, "supernet_epochs": supernet_epochs, "task_samples": task_samples,
+                   "train_samples": len(data.train), "val_samples": len(data.val), "batch_size": batch_size, "lr": lr,
+                   "standalone_init": standalone_init, "schedule": "AdamW, 1 warm-up epoch then cosine to 0 (both)",
+                   "supernet": "sandwich rule (largest, smallest, num_random random), BN recalibrated per subnet",
+                   "distill": distill, "num_random": num_random, "calib_batches": calib_batches},
         **fid,
-        "target_tau": target_tau,
-        "meets_target": bool(fid["summary"]["kendall_tau"]["mean"] >= target_tau and fid["tau_over_ceiling"] >= 0.9),
+        "target_tau": target_tau, "acceptance": meets, "meets_target": meets["all"],
         "archs": [{"arch_id": a.arch_id, "arch": a.to_dict(), "standalone": sa[:, i].tolist(), "macs": macs[i],
                    "params": params[i], "supernet": {k: v[i] for k, v in sn.items()}} for i, a in enumerate(archs)],
-        "seconds": {"standalone": t1 - t0, "supernet": t2 - t1, "total": time.perf_counter() - t_start},
-        "machine": {"cpus": os.cpu_count(), "threads": 1, "processor": platform.processor() or platform.machine()},
+        "seconds": seconds | {"wall_total": time.perf_counter() - t_start, "workers": workers},
+        "machine": {"cpus": os.cpu_count(), "threads": 1, "processor": platform.processor() or platform.machine(),
+                    "load_avg_at_end": list(os.getloadavg())},
     }
     if out:
         write_result(payload, out)
