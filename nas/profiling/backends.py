@@ -137,7 +137,8 @@ def measure_items(items: Sequence[Item], profile: DeviceProfile, protocol: Laten
         chunk: Items prepared and interleaved together (bounds memory for large tables).
 
     Returns:
-        One result per item, in order (``calls`` = timed calls of that item).
+        One result per item, in order (``calls`` = timed calls of that item); ``median_ms`` holds
+        the device's statistic (the median, or the fastest call for an ``@min`` device).
     """
     if rounds <= 0:
         raise EvaluationError(f"`rounds` must be positive, got {rounds}")
@@ -160,7 +161,8 @@ def measure_items(items: Sequence[Item], profile: DeviceProfile, protocol: Laten
                         times[i].extend(_time_calls(runners[i], per_round, cuda))
                 for t in times:
                     q1, med, q3 = np.percentile(np.asarray(t), [25, 50, 75])
-                    results.append(LatencyResult(float(med), float(q3 - q1), len(t)))
+                    loc = float(np.min(t)) if profile.statistic == "min" else float(med)
+                    results.append(LatencyResult(loc, float(q3 - q1), len(t)))
     finally:
         torch.set_num_threads(threads_before)
     return results

@@ -51,7 +51,8 @@ class LatencyResult:
     three-field constructions are unchanged):
 
     Attributes:
-        median_ms: Median of the timed calls (for a model: the predicted mean).
+        median_ms: Median of the timed calls, or the fastest call for an ``@min`` device (for a
+            model: the predicted mean).
         iqr_ms: Inter-quartile range of the timed calls (for a model: 0).
         calls: Timed calls (0 for a prediction or a table lookup).
         node: Where it was measured: ``""`` here, else the Ray node (``<node-id[:8]>@<ip>``).

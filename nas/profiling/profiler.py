@@ -112,9 +112,11 @@ class DeviceCache:
         self.root = Path(root)
 
     def folder(self, profile: DeviceProfile, fp: dict[str, str]) -> Path:
-        """``<backend>-t<threads>-b<batch>[-ray-<res>]-<fingerprint id>``."""
+        """``<backend>-t<threads>-b<batch>[-min][-ray-<res>]-<fingerprint id>``."""
         where = f"-ray-{profile.resource}" if profile.resource else ""
-        return self.root / f"{profile.backend}-t{profile.threads}-b{profile.batch_size}{where}-{fingerprint_id(fp, profile)}"
+        stat = "" if profile.statistic == "median" else f"-{profile.statistic}"
+        return self.root / (f"{profile.backend}-t{profile.threads}-b{profile.batch_size}{stat}{where}-"
+                            f"{fingerprint_id(fp, profile)}")
 
     def table_path(self, profile: DeviceProfile, fp: dict[str, str]) -> Path:
         """The device's layer table."""

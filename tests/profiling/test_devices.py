@@ -21,6 +21,18 @@ def test_suffixes_set_threads_and_batch():
     assert (p.backend, p.threads, p.batch_size) == ("onnxruntime", 2, 8)
 
 
+def test_min_suffix_sets_the_statistic_and_keeps_it_apart():
+    p = parse_device("cpu-ort@t2@min")
+    assert (p.backend, p.threads, p.statistic) == ("onnxruntime", 2, "min")
+    assert parse_device("cpu-ort").statistic == "median"
+    assert DeviceProfile.from_dict(p.to_dict()) == p
+    assert parse_device("ray:pi4:cpu-ort@min").local.statistic == "min"
+    fp = fingerprint()
+    assert fingerprint_id(fp, parse_device("cpu-ort")) != fingerprint_id(fp, parse_device("cpu-ort@min"))
+    with pytest.raises(ConfigError, match="`device.statistic` must"):
+        DeviceProfile(name="x", statistic="mean")
+
+
 def test_ray_placement_with_and_without_base_device():
     p = parse_device("ray:testdevice")
     assert (p.resource, p.backend, p.placement, p.is_remote) == ("testdevice", "torch", "ray:testdevice", True)

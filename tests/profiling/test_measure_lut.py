@@ -31,6 +31,18 @@ def test_every_backend_times_every_item_with_all_calls(device):
         assert r.calls == 3 * 2  # ceil(6 / 3) calls per round, 3 interleaved rounds
 
 
+def test_a_min_device_reports_the_fastest_call(monkeypatch):
+    import nas.profiling.backends as backends
+
+    calls = iter([[9.0] * 2, [5.0, 1.0, 7.0], [3.0, 8.0, 6.0]] * 2)  # warm-up, then two rounds
+    monkeypatch.setattr(backends, "_time_calls", lambda fn, n, cuda: next(calls))
+    item = [Item(_mlp(), ((1, 16),))]
+    proto = LatencyProtocol(warmup=2, repeats=6)
+    (fast,) = measure_items(item, parse_device("cpu-torch@min"), proto, rounds=2)
+    (med,) = measure_items(item, parse_device("cpu-torch"), proto, rounds=2)
+    assert fast.median_ms == 1.0 and med.median_ms == 5.5 and fast.calls == med.calls == 6
+
+
 def test_thread_count_is_restored_after_timing():
     before = torch.get_num_threads()
     measure_items([Item(_mlp(), ((1, 16),))], parse_device("cpu-torch@t2"), PROTO)
