@@ -6,7 +6,9 @@ architecture looks its row up (no timing, ``source="table"``). :func:`fit_table_
 latency model of that device from only ``n`` "measured" rows (as if the user had timed ``n``
 architectures): from the space's encoding (one-hot plus structural features), or, with
 ``sources``, by few-shot transfer from the other devices' columns
-(:class:`~nas.profiling.transfer.FewShotTransfer`). The held-out rows give its figures.
+(:class:`~nas.profiling.transfer_meta.MetaTransfer`: penalties meta-learned on the source
+columns, a sources model and a choice-count structure model averaged). The held-out rows give
+its figures.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from nas.catalog import SpaceSpec
 from nas.errors import ConfigError, invalid
 from nas.profiling.latency_model import regression_figures
 from nas.profiling.measure import LatencyResult
-from nas.profiling.transfer import FewShotTransfer, pick_rows
+from nas.profiling.transfer import pick_rows
+from nas.profiling.transfer_meta import MetaTransfer, choice_counts
 from nas.space import Arch
 
 __all__ = ["TableDevice", "TableModel", "fit_table_model"]
@@ -66,7 +69,7 @@ class TableModel:
     Attributes:
         device: The target device.
         sources: Source devices used by few-shot transfer (empty: structural encoding only).
-        model: The fitted predictor (log-latency target) or :class:`FewShotTransfer`.
+        model: The fitted predictor (log-latency target) or a :class:`MetaTransfer`.
         rows: The architectures it was fit on.
         figures: Held-out figures (``within_10``, ``spearman``, ``kendall_tau``, ``mape``).
     """
@@ -81,7 +84,7 @@ class TableModel:
         """Predicted mean and std (ms) of each architecture on the target device."""
         if self.sources:
             src = np.stack([s.latency_ms(archs) for s in self.sources], axis=1)
-            return self.model.predict(src)
+            return self.model.predict(src, choice_counts(list(archs)))
         mu, sd = self.model.predict(self.device.features(archs))
         return np.exp(mu), np.exp(mu) * sd
 
@@ -96,7 +99,7 @@ def fit_table_model(spec: SpaceSpec, device: str, n: int, seed: int = 0, sources
         n: How many rows are "measured" on the target.
         seed: Seed of the row draw and of the predictor.
         sources: Other devices of the table to transfer from (empty: structural encoding only).
-        predictor: A registered :mod:`predictors` name.
+        predictor: A registered :mod:`predictors` name (without sources).
         max_eval: Held-out rows scored (a seeded sample of the rest).
 
     Raises:
@@ -114,7 +117,9 @@ def fit_table_model(spec: SpaceSpec, device: str, n: int, seed: int = 0, sources
     fit_archs, eval_archs = [archs[i] for i in rows], [archs[i] for i in rest]
     y_fit = target.latency_ms(fit_archs)
     if srcs:
-        model: Any = FewShotTransfer(predictor, seed).fit(np.stack([s.latency_ms(fit_archs) for s in srcs], 1), y_fit)
+        known = np.stack([s.latency_ms(archs) for s in srcs], 1)
+        counts = choice_counts(archs)
+        model: Any = MetaTransfer(seed=seed).meta_fit(known, n, counts).fit(known[rows], y_fit, counts[rows])
     else:
         from predictors import make_predictor
 

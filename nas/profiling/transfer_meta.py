@@ -24,13 +24,14 @@ disagreement; the mean in ms is the log-normal mean.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from nas.errors import invalid
 from nas.profiling.transfer import ALPHAS, _log
 
-__all__ = ["MetaTransfer", "ridge_fit", "loo_mse"]
+__all__ = ["MetaTransfer", "choice_counts", "ridge_fit", "loo_mse"]
 
 
 def ridge_fit(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -151,3 +152,25 @@ class MetaTransfer:
         spread = sum(self.weights_[n] * (np.square(p - mu) + self.models_[n][2]) for n, p in preds.items())
         mean = np.exp(mu + 0.5 * spread)
         return mean, mean * np.sqrt(np.expm1(spread))
+
+
+def choice_counts(archs: list[Any]) -> np.ndarray:
+    """Compact structure: how often each choice value occurs in each architecture.
+
+    For a cell space (NB201: six edges, each one of five operations) this is the operation count
+    of the cell, which carries nearly all of a device's cost profile in 5 numbers where a one-hot
+    encoding needs 30 (too many to fit from 10 measurements).
+
+    Args:
+        archs: :class:`~nas.space.Arch` objects of one space.
+
+    Returns:
+        ``(len(archs), values)`` counts, columns in sorted order of the values' text.
+    """
+    values = sorted({repr(v) for a in archs for _, v in a.items})
+    col = {v: i for i, v in enumerate(values)}
+    out = np.zeros((len(archs), len(values)))
+    for r, a in enumerate(archs):
+        for _, v in a.items:
+            out[r, col[repr(v)]] += 1
+    return out

@@ -94,6 +94,15 @@ def test_meta_transfer_weights_the_model_class_the_target_rows_support():
     assert like.weights_["sources"] > 0.5
 
 
+def test_choice_counts_count_each_value_over_the_dims():
+    from nas.profiling.transfer_meta import choice_counts
+    from nas.space import Arch
+
+    archs = [Arch((("e0", "conv"), ("e1", "conv"), ("e2", "skip"))), Arch((("e0", "none"), ("e1", "skip"), ("e2", "skip")))]
+    counts = choice_counts(archs)  # columns: 'conv', 'none', 'skip'
+    assert counts.tolist() == [[2, 0, 1], [0, 1, 2]]
+
+
 def test_meta_transfer_rejects_misuse():
     from nas.profiling.transfer_meta import MetaTransfer
 
