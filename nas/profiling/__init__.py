@@ -19,12 +19,13 @@ from nas.profiling.profiler import DeviceCache, ProfileSettings, build_latency_m
 from nas.profiling.sources import DeviceLatency, ModelLatency, load_or_build_model, make_latency_source, remeasure_front
 from nas.profiling.table_devices import TableDevice, TableModel, fit_table_model
 from nas.profiling.transfer import FewShotTransfer, transfer_curve
+from nas.profiling.transfer_meta import MetaTransfer, choice_counts
 
 __all__ = [
     "Correction", "DeviceCache", "DeviceLatency", "DeviceProfile", "DeviceTableError", "FewShotTransfer",
-    "LatencyModel", "LatencyProtocol", "LatencyResult", "LayerTable", "LocalMeasurer", "ModelLatency",
+    "LatencyModel", "MetaTransfer", "LatencyProtocol", "LatencyResult", "LayerTable", "LocalMeasurer", "ModelLatency",
     "ProfileSettings", "RayMeasurer", "TableDevice", "TableModel", "build_latency_model", "fingerprint",
     "fingerprint_id", "fit_table_model", "known_devices", "layer_units", "load_or_build_model",
     "make_latency_source", "make_measurer", "parse_device", "regression_figures", "remeasure_front",
-    "require_resource", "transfer_curve",
+    "choice_counts", "require_resource", "transfer_curve",
 ]
