@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -151,6 +151,35 @@ def run_strategy(problem: TableProblem, device: str, name: str, seed: int, evals
     return np.array([[100.0 - r["accuracy"], r["latency_ms"]] for r in done]).reshape(-1, 2)
 
 
+def _timed_search(problem: TableProblem, device: str, name: str, seed: int, evals: int) -> tuple[np.ndarray, float]:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # also in a pool's process
+    t0 = time.perf_counter()
+    losses = run_strategy(problem, device, name, seed, evals)
+    return losses, time.perf_counter() - t0
+
+
+def _lazy(problem: TableProblem, group: tuple[str, str], seeds: int, evals: int) -> Iterator[tuple[np.ndarray, float]]:
+    for seed in range(seeds):
+        yield _timed_search(problem, *group, seed, evals)
+
+
+def _searches(problem: TableProblem, groups: Sequence[tuple[str, str]], seeds: int, evals: int,
+              workers: int) -> dict[tuple[str, str], Iterator[tuple[np.ndarray, float]]]:
+    """Per ``(device, strategy)``, an iterator over its seeds' ``(losses, seconds)`` in seed order.
+
+    With ``workers > 1`` every search is submitted at once to a process pool and the iterators
+    wait for their own results; otherwise each search runs when its iterator is advanced.
+    """
+    if workers == 1:
+        return {g: _lazy(problem, g, seeds, evals) for g in groups}
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers)
+    futures = {g: [pool.submit(_timed_search, problem, *g, seed, evals) for seed in range(seeds)] for g in groups}
+    pool.shutdown(wait=False)  # the submitted searches still run; the pool winds down when they are done
+    return {g: (f.result() for f in fs) for g, fs in futures.items()}
+
+
 def hv_ratios(losses: np.ndarray, ks: Sequence[int], ref: np.ndarray, true_hv: float) -> list[float]:
     """HV of the first ``k`` evaluations over the true front's HV, for each ``k``."""
     return [hypervolume(losses[:k], ref) / true_hv for k in ks]
@@ -159,7 +188,7 @@ def hv_ratios(losses: np.ndarray, ks: Sequence[int], ref: np.ndarray, true_hv: f
 def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c10_valid_acc_200ep",
         lat: Sequence[str] = ("raspi4_ms", "fpga_ms", "gold_6226_ms", "titanxp_1_ms"), evals: int = 300, seeds: int = 5,
         strategies: Sequence[str] = ("predictor", "nsga2", "tpe", "random"), ks: Sequence[int] = (25, 50, 100, 200, 300),
-        arch_col: str = "arch_str", out: str | None = None, html: str = "") -> dict[str, Any]:
+        arch_col: str = "arch_str", out: str | None = None, html: str = "", workers: int = 1) -> dict[str, Any]:
     """Measures HV ratios per device, strategy and seed.
 
     Args:
@@ -173,36 +202,38 @@ def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c1
         arch_col: Cell-string column.
         out: JSON file to write.
         html: Plotly HTML file (default: beside ``out``, ``.html``).
+        workers: Searches run at once in separate processes (each search stays sequential and
+            seeded, so the figures do not depend on it).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if seeds < 1 or evals < 1 or any(not 1 <= k <= evals for k in ks):
         raise ValueError(f"`seeds` and `evals` must be positive and `ks` within [1, evals], got {seeds}, {evals}, {list(ks)}")
+    if workers < 1:
+        raise ValueError(f"`workers` must be at least 1, got {workers}")
     problem = load_problem(table, acc, list(lat), arch_col)
     results: dict[str, Any] = {}
     data = {"benchmark": "search", "table": Path(table).name, "acc": acc, "lat": list(lat), "evals": evals,
             "seeds": seeds, "ks": [int(k) for k in ks], "strategies": list(strategies),
             "reference": "error: 100 - median accuracy; latency: median latency (whole table)",
-            "cpus": os.cpu_count(), "machine": platform.machine(), "complete": False, "results": results}
+            "cpus": os.cpu_count(), "machine": platform.machine(), "workers": workers, "complete": False,
+            "results": results}
     t_start = time.perf_counter()
     for device in lat:
         all_losses, ref = problem.losses(device), problem.reference(device)
         true_front = all_losses[pareto_mask(all_losses)]
-        true_hv = hypervolume(true_front, ref)
-        results[device] = {"reference": ref.tolist(), "true_hv": true_hv,
+        results[device] = {"reference": ref.tolist(), "true_hv": hypervolume(true_front, ref),
                            "true_front_in_box": int(np.all(true_front < ref, axis=1).sum())}
-        for name in strategies:
-            per_seed, secs = [], []
-            for seed in range(seeds):
-                t0 = time.perf_counter()
-                losses = run_strategy(problem, device, name, seed, evals)
-                secs.append(time.perf_counter() - t0)
-                per_seed.append(hv_ratios(losses, ks, ref, true_hv))
-            arr = np.asarray(per_seed)
-            results[device][name] = {"mean": arr.mean(axis=0).tolist(), "std": arr.std(axis=0).tolist(),
-                                     "per_seed": arr.tolist(), "seconds_per_search": float(np.mean(secs))}
-            print(f"{device:14s} {name:10s} " + " ".join(f"K={k}:{m:.3f}" for k, m in zip(ks, arr.mean(axis=0))), flush=True)
-            if out:  # partial results survive an interrupted run (``complete`` stays false)
-                write_result(data | {"total_s": round(time.perf_counter() - t_start, 1)}, out)
+    groups = [(device, name) for device in lat for name in strategies]
+    searches = _searches(problem, groups, seeds, evals, workers)
+    for device, name in groups:
+        ref, true_hv = problem.reference(device), results[device]["true_hv"]
+        runs = [next(searches[(device, name)]) for _ in range(seeds)]
+        arr = np.asarray([hv_ratios(losses, ks, ref, true_hv) for losses, _ in runs])
+        results[device][name] = {"mean": arr.mean(axis=0).tolist(), "std": arr.std(axis=0).tolist(),
+                                 "per_seed": arr.tolist(), "seconds_per_search": float(np.mean([t for _, t in runs]))}
+        print(f"{device:14s} {name:10s} " + " ".join(f"K={k}:{m:.3f}" for k, m in zip(ks, arr.mean(axis=0))), flush=True)
+        if out:  # partial results survive an interrupted run (``complete`` stays false)
+            write_result(data | {"total_s": round(time.perf_counter() - t_start, 1)}, out)
     data |= {"complete": True, "total_s": round(time.perf_counter() - t_start, 1)}
     if out:
         write_result(data, out)

@@ -49,6 +49,18 @@ def test_search_harness_reports_hv_ratios_per_device_and_strategy(renamed_table,
         load_problem(str(renamed_table), "nope", ["edge_tpu_ms"], "cell")
 
 
+def test_search_harness_gives_the_same_figures_with_a_process_pool(renamed_table):
+    from benchmarks.search_bench import run
+
+    kw = dict(table=str(renamed_table), acc="acc_short", lat=("edge_tpu_ms",), evals=10, seeds=2,
+              strategies=("random", "nsga2"), ks=(4, 10), arch_col="cell")
+    alone, pooled = run(**kw), run(**kw, workers=2)
+    for name in ("random", "nsga2"):
+        assert pooled["results"]["edge_tpu_ms"][name]["per_seed"] == alone["results"]["edge_tpu_ms"][name]["per_seed"]
+    with pytest.raises(ValueError, match="`workers` must be at least 1"):
+        run(**kw, workers=0)
+
+
 def test_overhead_harness_times_the_loop_on_sqlite(tmp_path):
     from benchmarks.overhead import run
 
