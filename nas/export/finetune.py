@@ -73,9 +73,8 @@ def _lr(cfg: FinetuneConfig, step: int, total: int) -> float:
 
 
 def _loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over classes; sequence outputs ``(B, T, C)`` are scored per position."""
-    if out.dim() > 2:
-        return F.cross_entropy(out.flatten(0, -2), y.flatten())
+    """Cross-entropy over classes (dimension 1, as the supernet trainer scores it): sequence
+    outputs ``(B, C, T)`` with targets ``(B, T)`` are scored per position."""
     return F.cross_entropy(out, y)
 
 
