@@ -106,11 +106,13 @@ def run(spaces: str = "cnn1d,mbconv,tinylm", n_archs: int = 6, epochs: int = 1, 
     torch.set_num_threads(1)
     protocol = LatencyProtocol(warmup=warmup, repeats=repeats, threads=1, batch_size=1)
     names = [s.strip() for s in spaces.split(",") if s.strip()]
+    load_before = os.getloadavg()
     per_space = [_space(n, n_archs, epochs, train_samples, protocol, seed) for n in names]
     payload = {
         "benchmark": "export_latency", "spaces": names, "n_archs": n_archs,
         "latency_protocol": f"1 thread, batch 1, warm-up {warmup}, median of {repeats}, interleaved call by call",
-        "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+        "cpus": os.cpu_count(), "loadavg_1_5_15": {"before": list(load_before), "after": list(os.getloadavg())},
+        "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
         "results": per_space,
         "summary": {r["space"]: r["summary"] for r in per_space},
     }
