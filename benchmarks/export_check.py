@@ -217,7 +217,7 @@ def _parse_map(text: str) -> dict[str, str]:
 
 
 def run(spaces: str = "cnn1d,mbconv,tinylm", tasks: str = "", budget: int = 6, epochs: int = 1,
-        finetune: str = "cnn1d,mbconv", finetune_epochs: int = 3, seed: int = 0, venv_dir: str = "",
+        finetune: str = "cnn1d,mbconv,tinylm", finetune_epochs: int = 3, seed: int = 0, venv_dir: str = "",
         torch_version: str = "2.13.0", workdir: str = "", out: str | None = None) -> dict[str, Any]:
     """Searches, exports and checks every space in ``spaces`` in a torch-only environment.
 
