@@ -14,6 +14,7 @@ columns, ``*_ms`` latency columns): ``--acc`` and ``--lat`` name the columns to 
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -180,6 +181,27 @@ def _searches(problem: TableProblem, groups: Sequence[tuple[str, str]], seeds: i
     return {g: (f.result() for f in fs) for g, fs in futures.items()}
 
 
+_SAME_SETTINGS = ("table", "acc", "lat", "evals", "seeds", "ks")
+
+
+def _reuse(data: dict[str, Any], path: Path) -> None:
+    """Copies into ``data`` the results of strategies it does not run from an earlier, complete result."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"`reuse` must be a JSON file written by this harness, got {str(path)!r} ({e})") from e
+    differ = {k: (earlier.get(k), data[k]) for k in _SAME_SETTINGS if earlier.get(k) != data[k]}
+    if differ or not earlier.get("complete"):
+        raise ValueError(f"`reuse` must be a complete result with the same settings, got differences {differ} "
+                         f"(complete: {earlier.get('complete')})")
+    copied = [s for s in earlier["strategies"] if s not in data["strategies"]]
+    for device in data["lat"]:
+        for name in copied:
+            data["results"][device][name] = earlier["results"][device][name]
+    data["strategies"] = data["strategies"] + copied
+    data["reused"] = {"from": path.name, "strategies": copied}
+
+
 def hv_ratios(losses: np.ndarray, ks: Sequence[int], ref: np.ndarray, true_hv: float) -> list[float]:
     """HV of the first ``k`` evaluations over the true front's HV, for each ``k``."""
     return [hypervolume(losses[:k], ref) / true_hv for k in ks]
@@ -188,7 +210,8 @@ def hv_ratios(losses: np.ndarray, ks: Sequence[int], ref: np.ndarray, true_hv: f
 def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c10_valid_acc_200ep",
         lat: Sequence[str] = ("raspi4_ms", "fpga_ms", "gold_6226_ms", "titanxp_1_ms"), evals: int = 300, seeds: int = 5,
         strategies: Sequence[str] = ("predictor", "nsga2", "tpe", "random"), ks: Sequence[int] = (25, 50, 100, 200, 300),
-        arch_col: str = "arch_str", out: str | None = None, html: str = "", workers: int = 1) -> dict[str, Any]:
+        arch_col: str = "arch_str", out: str | None = None, html: str = "", workers: int = 1,
+        reuse: str = "") -> dict[str, Any]:
     """Measures HV ratios per device, strategy and seed.
 
     Args:
@@ -204,6 +227,9 @@ def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c1
         html: Plotly HTML file (default: beside ``out``, ``.html``).
         workers: Searches run at once in separate processes (each search stays sequential and
             seeded, so the figures do not depend on it).
+        reuse: JSON written by this harness with the same table, columns, evaluations, seeds and
+            ``ks``: the strategies it measured that ``strategies`` does not name are copied into
+            this result (e.g. the plain Optuna baselines when only ``predictor`` changed).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if seeds < 1 or evals < 1 or any(not 1 <= k <= evals for k in ks):
@@ -223,6 +249,8 @@ def run(table: str = "search_spaces/data/nb201/nb201_dev.csv.gz", acc: str = "c1
         true_front = all_losses[pareto_mask(all_losses)]
         results[device] = {"reference": ref.tolist(), "true_hv": hypervolume(true_front, ref),
                            "true_front_in_box": int(np.all(true_front < ref, axis=1).sum())}
+    if reuse:
+        _reuse(data, Path(reuse))
     groups = [(device, name) for device in lat for name in strategies]
     searches = _searches(problem, groups, seeds, evals, workers)
     for device, name in groups:

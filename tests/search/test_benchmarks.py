@@ -61,6 +61,19 @@ def test_search_harness_gives_the_same_figures_with_a_process_pool(renamed_table
         run(**kw, workers=0)
 
 
+def test_search_harness_reuses_the_strategies_of_an_earlier_result(renamed_table, tmp_path):
+    from benchmarks.search_bench import run
+
+    kw = dict(table=str(renamed_table), acc="acc_short", lat=("edge_tpu_ms",), evals=8, seeds=1, ks=(4, 8), arch_col="cell")
+    run(**kw, strategies=("random", "nsga2"), out=str(tmp_path / "base.json"))
+    data = run(**kw, strategies=("nsga2",), reuse=str(tmp_path / "base.json"))
+    base = json.loads((tmp_path / "base.json").read_text())["results"]["edge_tpu_ms"]
+    assert data["strategies"] == ["nsga2", "random"] and data["reused"]["strategies"] == ["random"]
+    assert data["results"]["edge_tpu_ms"]["random"] == base["random"]
+    with pytest.raises(ValueError, match="`reuse` must be a complete result with the same settings"):
+        run(**(kw | {"evals": 9, "ks": (4, 9)}), strategies=("nsga2",), reuse=str(tmp_path / "base.json"))
+
+
 def test_overhead_harness_times_the_loop_on_sqlite(tmp_path):
     from benchmarks.overhead import run
 
