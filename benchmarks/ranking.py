@@ -141,7 +141,7 @@ def _load_task(name: str, seed: int, task_samples: int) -> Any:
 
 
 def _measure(variant: Variant, data: Any, archs: list[Any], sa_cfg: Any, sn_cfg: Any, sa_seeds: list[int],
-             sn_seeds: list[int], calib_batches: int, init: str, workers: int) -> tuple[np.ndarray, dict[str, list[float]], dict[str, Any]]:
+             sn_seeds: list[int], calib_batches: int, init: str, workers: int, first_seed: int = 0) -> tuple[np.ndarray, dict[str, list[float]], dict[str, Any]]:
     """Runs the supernet jobs (longest first) and, when ``sa_seeds``, the stand-alone jobs."""
     from nas.search.loop import derive_seed
     from nas.supernet.base import seeded_build
@@ -156,11 +156,11 @@ def _measure(variant: Variant, data: Any, archs: list[Any], sa_cfg: Any, sn_cfg:
 
     def done(i: int, result: Any) -> None:
         if i < len(sn_seeds):
-            _log(f"supernet seed {sn_seeds[i]}: trained and scored in {result[1]:.0f}s")
+            _log(f"supernet seed {sn_seeds[i]}: trained and scored in {result[1]:.0f}s: {np.round(result[0], 2).tolist()}")
             return
         ai, si = slots[i - len(sn_seeds)]
         sa[si, ai] = result[0]
-        _log(f"stand-alone arch {ai + 1}/{len(archs)} seed {si}: {result[0]:.2f}% ({result[1]:.1f}s) "
+        _log(f"stand-alone arch {ai + 1}/{len(archs)} seed {first_seed + si}: {result[0]:.2f}% ({result[1]:.1f}s) "
              f"row {np.round(sa[:, ai], 1).tolist()}")
 
     results = run_jobs(jobs, workers, done)
@@ -176,8 +176,9 @@ def _cost(module: torch.nn.Module, input_shape: tuple[int, ...]) -> tuple[float,
     return float(count_macs(module, input_shape)), float(count_params(module))
 
 
-def _reused(path: str, key: dict[str, Any], archs: list[Any]) -> np.ndarray:
-    """Stand-alone accuracies of a previous result, if it measured the same archs the same way.
+def _reused(path: str, key: dict[str, Any], archs: list[Any]) -> dict[str, Any]:
+    """A previous result, if it measured the same archs with the same stand-alone recipe (its
+    seed count may differ: seed ``i`` is always derived the same way, so seeds can be added).
 
     Raises:
         ConfigError: naming the file and the first setting that differs.
@@ -188,12 +189,26 @@ def _reused(path: str, key: dict[str, Any], archs: list[Any]) -> np.ndarray:
         raise ConfigError(f"`reuse` must name a readable ranking result JSON, got {path!r} ({e})") from None
     old_key = LEGACY_KEY | (prev.get("standalone_key") or {})
     for k, v in key.items():
-        if old_key.get(k) != v:
+        if k != "standalone_seeds" and old_key.get(k) != v:
             raise ConfigError(f"`reuse` file {path!r} must have the same stand-alone `{k}`, got {old_key.get(k)!r} != {v!r}")
-    rows = prev.get("archs", [])
-    if [a.arch_id for a in archs] != [r["arch_id"] for r in rows]:
+    if [a.arch_id for a in archs] != [r["arch_id"] for r in prev.get("archs", [])]:
         raise ConfigError(f"`reuse` file {path!r} must hold the same architecture sample, got other arch ids")
-    return np.array([r["standalone"] for r in rows]).T
+    return prev
+
+
+def _reused_supernets(prev: dict[str, Any], recipe: dict[str, Any], bn_per_width: bool, seeds: int) -> dict[str, list[float]]:
+    """The supernet accuracies of a previous result with the same supernet recipe and >= ``seeds`` seeds.
+
+    Raises:
+        ConfigError: naming the first setting that differs.
+    """
+    old = prev.get("recipe", {}) | {"bn_per_width": prev.get("variant", {}).get("bn_per_width")}
+    for k, v in (recipe | {"bn_per_width": bn_per_width}).items():
+        if old.get(k) != v:
+            raise ConfigError(f"`reuse_supernet` needs the same supernet `{k}` in the `reuse` file, got {old.get(k)!r} != {v!r}")
+    if int(prev.get("supernet_seeds", 0)) < seeds:
+        raise invalid("seeds", f"be at most the {prev.get('supernet_seeds')} supernet seeds of the `reuse` file", seeds)
+    return {f"seed{i}": [float(r["supernet"][f"seed{i}"]) for r in prev["archs"]] for i in range(seeds)}
 
 
 def _meets(fid: dict[str, Any], target_tau: float) -> dict[str, bool]:
@@ -209,7 +224,7 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         widths: tuple[int, ...] = (), depths: tuple[int, ...] = (), kernels: tuple[int, ...] = (),
         bn_per_width: bool = False, distill: bool = True, num_random: int = 2, calib_batches: int = 8,
         batch_size: int = 128, lr: float = 5e-3, standalone_init: str = "reset", workers: int = 1, seed: int = 0,
-        target_tau: float = 0.8, reuse: str = "", out: str | None = None, html: str | None = None) -> dict[str, Any]:
+        target_tau: float = 0.8, reuse: str = "", reuse_supernet: bool = False, out: str | None = None, html: str | None = None) -> dict[str, Any]:
     """Measures ranking fidelity and writes JSON (and an HTML scatter beside it).
 
     Args:
@@ -234,7 +249,10 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         seed: Seed of the sample and of every derived seed.
         target_tau: The acceptance target recorded with the result.
         reuse: A previous result JSON whose stand-alone accuracies are reused (same archs and
-            stand-alone recipe required), to compare supernet recipes without retraining them.
+            stand-alone recipe required), to compare supernet recipes without retraining them;
+            when it has fewer stand-alone seeds than ``standalone_seeds``, only the missing seeds
+            are trained (seed ``i`` is derived the same way in every run).
+        reuse_supernet: Also take the supernet accuracies from ``reuse`` (same supernet recipe).
         out: JSON file. html: Scatter file (default: ``out`` with ``.html``).
     """
     from nas.search.loop import derive_seed
@@ -261,11 +279,21 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
               "standalone_seeds": standalone_seeds, "epochs": epochs, "train_samples": len(data.train),
               "val_samples": len(data.val), "batch_size": batch_size, "lr": lr}
     sa_key |= {"task_samples": task_samples, "standalone_init": standalone_init}
-    sa = _reused(reuse, sa_key, archs) if reuse else None
-    sa_seeds = [] if reuse else [derive_seed(seed, 20, i) for i in range(standalone_seeds)]
-    measured, sn, seconds = _measure(variant, data, archs, sa_cfg, sn_cfg, sa_seeds,
-                                     [derive_seed(seed, 30, i) for i in range(seeds)], calib_batches, standalone_init, workers)
-    sa = measured if sa is None else sa
+    prev = _reused(reuse, sa_key, archs) if reuse else None
+    old = np.array([r["standalone"] for r in prev["archs"]]).T[:standalone_seeds] if prev else np.zeros((0, n_archs))
+    sn_recipe = {"supernet_epochs": supernet_epochs, "distill": distill, "num_random": num_random,
+                 "calib_batches": calib_batches, "batch_size": batch_size, "lr": lr}
+    if reuse_supernet and prev is None:
+        raise invalid("reuse_supernet", "come with a `reuse` file", reuse_supernet)
+    sn_old = _reused_supernets(prev, sn_recipe, bn_per_width, seeds) if prev is not None and reuse_supernet else None
+    sa_seeds = [derive_seed(seed, 20, i) for i in range(len(old), standalone_seeds)]
+    sn_seeds = [] if sn_old else [derive_seed(seed, 30, i) for i in range(seeds)]
+    _log(f"training {len(sa_seeds)} stand-alone seeds x {n_archs} archs and {len(sn_seeds)} supernets "
+         f"({len(old)} stand-alone seeds{' and the supernets' if sn_old else ''} reused)")
+    measured, sn, seconds = _measure(variant, data, archs, sa_cfg, sn_cfg, sa_seeds, sn_seeds, calib_batches,
+                                     standalone_init, workers, first_seed=len(old))
+    sa = np.concatenate([old, measured]) if len(old) else measured
+    sn = sn_old or sn
     from nas.supernet.base import seeded_build
 
     net = seeded_build(lambda: build(sp, data), seed)
@@ -277,7 +305,8 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         "benchmark": "ranking", "space": space, "task": task_name,
         "variant": {"widths": list(widths), "depths": list(depths), "kernels": list(kernels), "bn_per_width": bn_per_width},
         "n_archs": n_archs, "supernet_seeds": seeds, "standalone_seeds": standalone_seeds,
-        "standalone_key": sa_key, "standalone_reused_from": reuse or None,
+        "standalone_key": sa_key, "standalone_reused_from": reuse or None, "standalone_seeds_reused": len(old),
+        "supernets_reused": bool(sn_old),
         "recipe": {"standalone_epochs": epochs, "supernet_epochs": supernet_epochs, "task_samples": task_samples,
                    "train_samples": len(data.train), "val_samples": len(data.val), "batch_size": batch_size, "lr": lr,
                    "standalone_init": standalone_init, "schedule": "AdamW, 1 warm-up epoch then cosine to 0 (both)",
