@@ -128,13 +128,11 @@ def _ort_check(folder: Path) -> dict[str, float]:
             "onnxruntime": ort.__version__}
 
 
-def _config(path: Path, budget: int, epochs: int, seed: int) -> Path:
-    cfg = {"budget": budget, "strategy": "random", "seed": seed,
+def _search_config(budget: int, epochs: int, seed: int) -> dict[str, Any]:
+    return {"budget": budget, "strategy": "random", "seed": seed,
            "train": {"epochs": epochs, "batch_size": 128, "num_random": 1, "warmup_epochs": 0},
            "eval": {"calib_batches": 2, "calib_batch_size": 128, "latency": {"warmup": 10, "repeats": 30}},
            "execution": {"executor": "local", "workers": 1}}
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def _nas(*args: str) -> list[str]:
@@ -249,7 +247,8 @@ def run(spaces: str = "cnn1d,mbconv,tinylm", tasks: str = "", budget: int = 6, e
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="export-check-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        cfg = _config(work / "search.yaml", budget, epochs, seed)
+        cfg = work / "search.yaml"
+        cfg.write_text(yaml.safe_dump(_search_config(budget, epochs, seed)))
         rows = [_one_space(s, task_of.get(s) or SPACES.get(s).default_task, cfg, work / s, env_info["python"],
                            finetune_epochs if s in ft_spaces else 0) for s in names]
     finally:
@@ -257,7 +256,8 @@ def run(spaces: str = "cnn1d,mbconv,tinylm", tasks: str = "", budget: int = 6, e
             shutil.rmtree(work, ignore_errors=True)
     payload = {
         "benchmark": "export_check", "settings": {"budget": budget, "epochs": epochs, "seed": seed, "strategy": "random",
-                                                   "finetune_epochs": finetune_epochs},
+                                                   "finetune_epochs": finetune_epochs,
+                                                   "search_config": _search_config(budget, epochs, seed)},
         "torch_only_venv": {"torch_version": torch_version, "created_now": env_info["created"],
                             "install_s": env_info["seconds"], "pip_freeze": env_info["freeze"]},
         "spaces": rows,
