@@ -1,15 +1,22 @@
 """``nas bench npas``: accuracy against stored parameters under a parameter budget (NPAS / SSN).
 
 For every budget (a fraction of the natural size of the space's max architecture) and seed, the
-harness trains the max architecture of ``cnn1d`` on MNIST-1D as a fixed network (as in the paper:
-the question is the network under a budget, not the search) with the same recipe for:
+harness trains the max architecture of ``--space`` (``cnn1d`` on MNIST-1D, or ``mbconv`` on the
+5,000 MNIST images) as a fixed network (as in the paper: the question is the network under a
+budget, not the search) with the same recipe for:
 
 * ``learned``: Shapeshifter Network whose layer-to-group mapping comes from a single-bank warm-up
   of ``warmup_epochs`` followed by k-means on what the warm-up changed in the coefficients (the
   warm-up is extra cost, and the grouped network is then trained from scratch for ``epochs``);
-* ``random``: the same number of groups, a seeded random mapping;
-* ``width``: a ``cnn1d`` with narrower (uniform) widths whose parameter count is closest to the
-  budget, trained stand-alone (budgets below 100%); at 100% it is the natural network itself.
+  with ``balance`` (the default) the k-means is capacity-constrained so that no group generates
+  more than 1.25x or less than 0.75x an equal share of the parameters
+  (:func:`nas.sharing.npas.balanced_assign`): plain k-means isolated outlier layers in groups
+  whose proportional banks were then tiled many times;
+* ``random``: the same number of groups, a seeded random mapping (drawn as before: unbalanced
+  partitions are possible);
+* ``width``: the same network made narrower until its parameter count is closest to the budget,
+  trained stand-alone (budgets below 100%; :mod:`benchmarks.npas_models`); at 100% it is the
+  natural network itself.
 
 Reported per budget: mean and std over seeds of test accuracy, stored (trainable) parameters and
 inference MACs, and the target checks of issue 8 (learned - width >= 1 point at 10% and 25%,
@@ -31,15 +38,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.data import Split, Task, batches
+from nas.errors import invalid
 from nas.evaluate import accuracy
 from nas.profiling.cost import count_macs
 from nas.search.loop import derive_seed
 from nas.sharing.bank import BankedSupernet, banked_layers
-from nas.sharing.npas import default_num_groups, learned_groups, random_groups, single_groups
+from nas.sharing.npas import default_num_groups, group_loads, learned_groups, random_groups, single_groups
 from nas.supernet.base import Supernet, seeded_build
+from benchmarks.npas_models import natural_net, params_of, width_net
 from benchmarks.results_io import write_result
 
 __all__ = ["run"]
+
+DEFAULT_TASKS = {"cnn1d": "mnist1d", "mbconv": "mnist5k"}
+MAX_ARCH = {"cnn1d": "3 stages x 3 blocks, width 48, kernel 7",
+            "mbconv": "3 stages x 3 MBConv blocks (widths 8/16/24), kernel 7, expand 6, squeeze-excite"}
 
 
 def _load(task_name: str, train_size: int) -> Task:
@@ -53,20 +66,11 @@ def _load(task_name: str, train_size: int) -> Task:
     return task
 
 
-def _cnn1d(task: Task, widths: tuple[int, ...] | None = None) -> Supernet:
-    from search_spaces.cnn1d import CNN1dSupernet, build_cnn1d_space
-
-    space = build_cnn1d_space() if widths is None else build_cnn1d_space(widths=widths)
-    return CNN1dSupernet(space, task.input_shape[0], task.input_shape[1], task.num_classes)
-
-
-def _params(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
-
-
-def _fit(net: Supernet, task: Task, epochs: int, seed: int, lr: float, batch_size: int) -> float:
-    """Trains the max architecture of ``net`` (AdamW, cosine schedule); returns seconds spent."""
-    net.set_arch(net.max_arch())
+def _fit(net: nn.Module, task: Task, epochs: int, seed: int, lr: float, batch_size: int) -> float:
+    """Trains ``net`` (a supernet: its max architecture) with AdamW and a cosine schedule; returns
+    seconds spent."""
+    if isinstance(net, Supernet):
+        net.set_arch(net.max_arch())
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
     total = max(1, epochs * math.ceil(len(task.train) / batch_size))
@@ -84,56 +88,64 @@ def _fit(net: Supernet, task: Task, epochs: int, seed: int, lr: float, batch_siz
     return time.perf_counter() - t0
 
 
-def _score(net: Supernet, task: Task, seconds: float, **extra: Any) -> dict[str, Any]:
-    static = net.export(net.max_arch()).eval()
+def _score(net: nn.Module, task: Task, seconds: float, **extra: Any) -> dict[str, Any]:
+    static = (net.export(net.max_arch()) if isinstance(net, Supernet) else net).eval()
     return {"val_accuracy": accuracy(net, task.val), "test_accuracy": accuracy(net, task.test),
-            "stored_params": _params(net), "inference_params": sum(p.numel() for p in static.parameters()),
+            "stored_params": params_of(net), "inference_params": sum(p.numel() for p in static.parameters()),
             "macs": int(count_macs(static, task.input_shape)), "train_s": round(seconds, 2), **extra}
 
 
-def _width_for(task: Task, budget: int, widths: Sequence[int]) -> int:
-    return min(widths, key=lambda w: abs(_params(_cnn1d(task, (w,))) - budget))
-
-
-def _banked(task: Task, groups: list[int] | None, budget: int, seed: int, templates: int) -> BankedSupernet:
-    inner = seeded_build(lambda: _cnn1d(task), seed)
+def _banked(space: str, task: Task, groups: list[int] | None, budget: int, seed: int,
+            templates: int) -> BankedSupernet:
+    inner = seeded_build(lambda: natural_net(space, task), seed)
     if groups is None:
         groups = single_groups(len(banked_layers(inner)))
     return BankedSupernet(inner, groups, budget, templates, seed=derive_seed(seed, 11))
 
 
-def _one_budget(task: Task, frac: float, seed: int, natural: int, fit: Callable[[Supernet, int], float],
-                epochs: int, warmup_epochs: int, templates: int) -> dict[str, Any]:
+def _one_budget(space: str, task: Task, frac: float, seed: int, natural: int, fit: Callable[[Supernet, int], float],
+                epochs: int, warmup_epochs: int, templates: int, balance: bool = True) -> dict[str, Any]:
     budget = int(round(frac * natural))
     out: dict[str, Any] = {}
-    warm = _banked(task, None, budget, seed, templates)
+    warm = _banked(space, task, None, budget, seed, templates)
     start = warm.coefficients()
     warm_s = fit(warm, warmup_epochs)
     k = default_num_groups(warm.layers)
-    learned = learned_groups((warm.coefficients() - start).numpy(), k, derive_seed(seed, 13))
-    net = _banked(task, learned, budget, seed, templates)
-    out["learned"] = _score(net, task, fit(net, epochs), groups=learned, warmup_s=round(warm_s, 2))
+    sizes = [layer.numel for layer in warm.layers]
+    learned = learned_groups((warm.coefficients() - start).numpy(), k, derive_seed(seed, 13),
+                             sizes=sizes if balance else None)
+    net = _banked(space, task, learned, budget, seed, templates)
+    out["learned"] = _score(net, task, fit(net, epochs), groups=learned, group_loads=group_loads(learned, sizes),
+                            warmup_s=round(warm_s, 2))
     rand = random_groups(len(warm.layers), k, derive_seed(seed, 13))
-    net = _banked(task, rand, budget, seed, templates)
-    out["random"] = _score(net, task, fit(net, epochs), groups=rand)
+    net = _banked(space, task, rand, budget, seed, templates)
+    out["random"] = _score(net, task, fit(net, epochs), groups=rand, group_loads=group_loads(rand, sizes))
     if frac < 1.0:
-        w = _width_for(task, budget, range(1, 49))
-        plain = seeded_build(lambda: _cnn1d(task, (w,)), seed)
-        out["width"] = _score(plain, task, fit(plain, epochs), width=w)
+        chosen: dict[str, Any] = {}
+
+        def build() -> nn.Module:
+            net, info = width_net(space, task, budget)
+            chosen.update(info)
+            return net
+
+        plain = seeded_build(build, seed)
+        out["width"] = _score(plain, task, fit(plain, epochs), **chosen)
     return out
 
 
-def _seed_record(task_name: str, train_size: int, seed: int, budgets: tuple[float, ...], epochs: int,
-                 warmup_epochs: int, templates: int, lr: float, batch_size: int, threads: int) -> dict[str, Any]:
+def _seed_record(space: str, task_name: str, train_size: int, seed: int, budgets: tuple[float, ...], epochs: int,
+                 warmup_epochs: int, templates: int, lr: float, batch_size: int, threads: int,
+                 balance: bool = True) -> dict[str, Any]:
     """Every network of one seed (top level: it runs in worker processes)."""
     torch.set_num_threads(threads)
     data = _load(task_name, train_size)
-    natural = _params(_cnn1d(data))
+    natural = params_of(natural_net(space, data))
     fit = lambda net, e: _fit(net, data, e, derive_seed(seed, 5), lr, batch_size)  # noqa: E731
-    nat = seeded_build(lambda: _cnn1d(data), seed)
+    nat = seeded_build(lambda: natural_net(space, data), seed)
     record: dict[str, Any] = {"seed": seed, "natural": _score(nat, data, fit(nat, epochs)), "budgets": {}}
     for frac in budgets:
-        record["budgets"][str(frac)] = _one_budget(data, frac, seed, natural, fit, epochs, warmup_epochs, templates)
+        record["budgets"][str(frac)] = _one_budget(space, data, frac, seed, natural, fit, epochs, warmup_epochs, templates,
+                                                   balance)
         print(f"npas bench: seed {seed} budget {frac}: " + ", ".join(
             f"{k} {v['test_accuracy']:.1f}%" for k, v in record["budgets"][str(frac)].items()), flush=True)
     return record
@@ -179,8 +191,9 @@ def _targets(table: dict[str, Any], budgets: Sequence[float]) -> dict[str, Any]:
 
 def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, epochs: int = 4,
         warmup_epochs: int = 1, train_size: int = 0, batch_size: int = 128, lr: float = 5e-3, templates: int = 4,
-        task: str = "mnist1d", threads: int = 1, processes: int = 1, out: str | None = None) -> dict[str, Any]:
-    """Runs the NPAS budget benchmark on ``cnn1d`` (see the module docstring).
+        task: str = "", threads: int = 1, processes: int = 1, balance: bool = True, space: str = "cnn1d",
+        out: str | None = None) -> dict[str, Any]:
+    """Runs the NPAS budget benchmark on ``space`` (see the module docstring).
 
     Args:
         budgets: Budgets as fractions of the natural parameter count of the max architecture.
@@ -191,25 +204,25 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
         batch_size: Mini-batch size.
         lr: Peak learning rate (AdamW, cosine decay).
         templates: Templates per banked layer.
-        task: Task of the ``cnn1d`` space.
+        task: Task of the space (empty: ``mnist1d`` for cnn1d, ``mnist5k`` for mbconv).
         threads: torch threads (per process).
         processes: Seeds trained in parallel processes (``nice`` the run on a shared machine).
+        balance: Learned groups by capacity-constrained k-means (False: plain k-means, as before).
+        space: ``cnn1d`` or ``mbconv`` (:mod:`benchmarks.npas_models`).
         out: Where the JSON goes.
     """
-    for name, v in (("seeds", seeds), ("epochs", epochs), ("warmup_epochs", warmup_epochs), ("threads", threads)):
+    for name, v in (("seeds", seeds), ("epochs", epochs), ("warmup_epochs", warmup_epochs), ("threads", threads),
+                    ("processes", processes)):
         if v < 1:
-            from nas.errors import invalid
-
             raise invalid(f"--{name.replace('_', '-')}", "be at least 1", v)
-    if processes < 1:
-        from nas.errors import invalid
-
-        raise invalid("--processes", "be at least 1", processes)
+    if space not in DEFAULT_TASKS:
+        raise invalid("--space", f"be one of {sorted(DEFAULT_TASKS)}", space)
+    task = task or DEFAULT_TASKS.get(space, "")
     torch.set_num_threads(threads)
     data = _load(task, train_size)
-    natural = _params(_cnn1d(data))
+    natural = params_of(natural_net(space, data))
     t0 = time.perf_counter()
-    jobs = [(task, train_size, s, tuple(budgets), epochs, warmup_epochs, templates, lr, batch_size, threads)
+    jobs = [(space, task, train_size, s, tuple(budgets), epochs, warmup_epochs, templates, lr, batch_size, threads, balance)
             for s in range(seeds)]
     if processes == 1:
         per_seed = [_seed_record(*job) for job in jobs]
@@ -221,12 +234,16 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
             per_seed = list(pool.map(_seed_record, *zip(*jobs)))
     table = _aggregate(per_seed, budgets)
     result = {
-        "benchmark": "npas", "space": "cnn1d (max architecture: 3 stages x 3 blocks, width 48, kernel 7)",
+        "benchmark": "npas", "space": space, "max_architecture": MAX_ARCH.get(space, space),
         "task": task, "natural_params": natural,
         "settings": {"budgets": list(budgets), "seeds": seeds, "epochs": epochs, "warmup_epochs": warmup_epochs,
                      "train_size": len(data.train), "batch_size": batch_size, "lr": lr, "templates": templates,
                      "threads": threads, "processes": processes,
-                     "learned_groups": "k-means on warm-up coefficient changes (learned - initial)", "metric": "test accuracy (%) of the max architecture, mean/std over seeds"},
+                     "balance": balance,
+                     "learned_groups": "k-means on warm-up coefficient changes (learned - initial)"
+                                       + (", capacity-constrained: group loads within 0.75-1.25x an equal share"
+                                          if balance else ", plain"),
+                     "metric": "test accuracy (%) of the max architecture, mean/std over seeds"},
         "summary": table, "targets": _targets(table, budgets), "per_seed": per_seed,
         "wall_s": round(time.perf_counter() - t0, 1), "host": {"python": platform.python_version(),
                                                                "torch": torch.__version__, "cpus": os.cpu_count()},

@@ -13,7 +13,9 @@ Call sequence (driven by the runner)::
     learn(ctx)          # writes npas_groups.json: the layer-to-group mapping; for `learned`,
                         # after a warm-up of sharing.warmup_epochs with one shared bank
                         # (checkpointed in npas_warmup.safetensors, so a killed warm-up resumes),
-                        # k-means on what the warm-up changed in each layer's coefficients
+                        # k-means on what the warm-up changed in each layer's coefficients,
+                        # capacity-constrained so that every group generates a balanced share
+                        # of the parameters (no starved bank, see nas.sharing.npas)
     build_supernet(...) # BankedSupernet(base supernet, mapping from npas_groups.json, budget)
     train(ctx, net)     # the ordinary sandwich-rule trainer (banks and coefficients learn)
     plan(...)           # every banked layer: source=bank, group=bank<g>

@@ -11,7 +11,8 @@ from nas.config import load_config
 from nas.errors import ConfigError
 from nas.sharing import SHARING, SharingConfig, SharingPlan, load_modes
 from nas.sharing.bank import banked_layers
-from nas.sharing.npas import learned_groups, make_groups, random_groups, renumber, type_groups
+from nas.sharing.npas import (balanced_assign, group_loads, learned_groups, make_groups, random_groups, renumber,
+                              type_groups)
 from tests.sharing.npas_helpers import tiny_banked, tiny_cnn1d
 
 
@@ -68,3 +69,58 @@ def test_the_plan_marks_banked_layers_with_their_group_and_round_trips(mnist1d_t
     assert banked["head"]["bank_params"] == net.bank_sizes[2]
     assert plan.meta["params_stored"] == net.budget and plan.validate() == []
     assert SharingPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+
+
+# cnn1d's banked layers at full size: stem conv, nine block convs, the linear head
+CNN1D_SIZES = [240] + [16128] * 9 + [4800]
+
+
+def _outlier_coefs(seed: int = 0) -> np.ndarray:
+    """Coefficients where one block moved in a direction of its own (plain k-means isolates it)."""
+    rng = np.random.default_rng(seed)
+    a, b, c = np.array([1.0, 0, 0, 0]), np.array([0, 1.0, 0, 0]), np.array([0, 0, 0, 1.0])
+    dirs = [a] * 6 + [b] * 4
+    dirs.insert(5, c)  # block 4 alone
+    return np.stack([d + rng.normal(0, 0.01, 4) for d in dirs])
+
+
+def test_plain_kmeans_isolates_an_outlier_layer_but_balanced_groups_stay_within_their_share():
+    coefs = _outlier_coefs()
+    plain = learned_groups(coefs, 3, seed=0)
+    assert [g for i, g in enumerate(plain) if plain.count(g) == 1] == [plain[5]]  # the outlier, alone
+    assert min(group_loads(plain, CNN1D_SIZES)) == 16128  # a third of an equal share
+    balanced = learned_groups(coefs, 3, seed=0, sizes=CNN1D_SIZES)
+    loads = group_loads(balanced, CNN1D_SIZES)
+    share = sum(CNN1D_SIZES) / 3
+    assert len(loads) == 3 and all(0.75 * share <= x <= 1.25 * share for x in loads)
+
+
+def test_balanced_groups_keep_clean_equal_clusters_and_follow_the_coefficients():
+    rng = np.random.default_rng(1)
+    a, b = np.array([1.0, 0, 0, 0]), np.array([0, 0, 1.0, 0])
+    coefs = np.stack([(a if i % 2 else b) + rng.normal(0, 0.01, 4) for i in range(8)])
+    sizes = [100] * 8
+    assert learned_groups(coefs, 2, seed=0, sizes=sizes) == learned_groups(coefs, 2, seed=0)
+    # unequal sizes: layers move only as far as the balance requires, nearest first
+    groups = balanced_assign(coefs, [400, 100, 100, 100, 100, 100, 100, 100], np.stack([b, a]), slack=0.25)
+    assert group_loads(groups, [400, 100, 100, 100, 100, 100, 100, 100]) in ([500, 600], [600, 500])
+
+
+def test_balanced_assignment_never_empties_a_group_and_names_bad_inputs():
+    coefs = np.tile(np.array([1.0, 0, 0, 0]), (5, 1))  # identical layers: k-means sees one cluster
+    groups = balanced_assign(coefs, [10, 10, 10, 10, 10], np.stack([np.eye(4)[0], np.eye(4)[3]]))
+    assert sorted(set(groups)) == [0, 1] and sorted(group_loads(groups, [10] * 5)) == [20, 30]
+    with pytest.raises(ConfigError, match="sizes"):
+        balanced_assign(coefs, [1, 2], np.eye(4)[:2])
+    with pytest.raises(ConfigError, match="slack"):
+        balanced_assign(coefs, [1] * 5, np.eye(4)[:2], slack=1.5)
+
+
+def test_the_learned_mapping_of_make_groups_is_balanced_by_generated_parameters(mnist1d_task):
+    layers = banked_layers(tiny_cnn1d(mnist1d_task))
+    coefs = np.eye(4)[[0, 0, 0, 3, 0, 0, 0, 0][: len(layers)] + [0] * max(0, len(layers) - 8)]
+    sizes = [layer.numel for layer in layers]
+    groups = make_groups("learned", layers, 2, 0, coefs)
+    assert groups == learned_groups(coefs, 2, 0, sizes=sizes)
+    share = sum(sizes) / 2
+    assert max(group_loads(groups, sizes)) <= max(max(sizes), 1.25 * share)
