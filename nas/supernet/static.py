@@ -59,8 +59,8 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         idx = x.long().clamp(0, self.tokens.num_embeddings - 1)
-        pos = torch.arange(idx.shape[1], device=idx.device)
-        return self.tokens(idx) + self.positions(pos)[None]
+        # the leading rows of the position table (a slice, not a lookup of arange(T)): same values, less work per call
+        return self.tokens(idx) + self.positions.weight[: idx.shape[1]]
 
 
 for _cls in (SelfAttention, SqueezeExcite, TokenEmbedding):
