@@ -50,6 +50,8 @@ from benchmarks.results_io import write_result
 
 __all__ = ["run"]
 
+METHODS = ("learned", "random", "width", "random_balanced")
+DEFAULT_METHODS = METHODS[:3]
 DEFAULT_TASKS = {"cnn1d": "mnist1d", "mbconv": "mnist5k"}
 MAX_ARCH = {"cnn1d": "3 stages x 3 blocks, width 48, kernel 7",
             "mbconv": "3 stages x 3 MBConv blocks (widths 8/16/24), kernel 7, expand 6, squeeze-excite"}
@@ -103,24 +105,30 @@ def _banked(space: str, task: Task, groups: list[int] | None, budget: int, seed:
     return BankedSupernet(inner, groups, budget, templates, seed=derive_seed(seed, 11))
 
 
-def _one_budget(space: str, task: Task, frac: float, seed: int, natural: int, fit: Callable[[Supernet, int], float],
-                epochs: int, warmup_epochs: int, templates: int, balance: bool = True) -> dict[str, Any]:
+def _one_budget(space: str, task: Task, frac: float, seed: int, natural: int, fit: Callable[[nn.Module, int], float],
+                epochs: int, warmup_epochs: int, templates: int, balance: bool = True,
+                methods: tuple[str, ...] = DEFAULT_METHODS) -> dict[str, Any]:
     budget = int(round(frac * natural))
     out: dict[str, Any] = {}
-    warm = _banked(space, task, None, budget, seed, templates)
-    start = warm.coefficients()
-    warm_s = fit(warm, warmup_epochs)
-    k = default_num_groups(warm.layers)
-    sizes = [layer.numel for layer in warm.layers]
-    learned = learned_groups((warm.coefficients() - start).numpy(), k, derive_seed(seed, 13),
-                             sizes=sizes if balance else None)
-    net = _banked(space, task, learned, budget, seed, templates)
-    out["learned"] = _score(net, task, fit(net, epochs), groups=learned, group_loads=group_loads(learned, sizes),
-                            warmup_s=round(warm_s, 2))
-    rand = random_groups(len(warm.layers), k, derive_seed(seed, 13))
-    net = _banked(space, task, rand, budget, seed, templates)
-    out["random"] = _score(net, task, fit(net, epochs), groups=rand, group_loads=group_loads(rand, sizes))
-    if frac < 1.0:
+    sizes = [layer.numel for layer in banked_layers(natural_net(space, task))]
+    k = default_num_groups(banked_layers(natural_net(space, task)))
+
+    def ssn(name: str, groups: list[int], **extra: Any) -> None:
+        net = _banked(space, task, groups, budget, seed, templates)
+        out[name] = _score(net, task, fit(net, epochs), groups=groups, group_loads=group_loads(groups, sizes), **extra)
+
+    if "learned" in methods:
+        warm = _banked(space, task, None, budget, seed, templates)
+        start = warm.coefficients()
+        warm_s = fit(warm, warmup_epochs)
+        ssn("learned", learned_groups((warm.coefficients() - start).numpy(), k, derive_seed(seed, 13),
+                                      sizes=sizes if balance else None), warmup_s=round(warm_s, 2))
+    if "random" in methods:
+        ssn("random", random_groups(len(sizes), k, derive_seed(seed, 13)))
+    if "random_balanced" in methods:  # the learned procedure fed random features: balance without information
+        noise = np.random.default_rng(derive_seed(seed, 14)).normal(size=(len(sizes), templates))
+        ssn("random_balanced", learned_groups(noise, k, derive_seed(seed, 13), sizes=sizes))
+    if frac < 1.0 and "width" in methods:
         chosen: dict[str, Any] = {}
 
         def build() -> nn.Module:
@@ -135,17 +143,19 @@ def _one_budget(space: str, task: Task, frac: float, seed: int, natural: int, fi
 
 def _seed_record(space: str, task_name: str, train_size: int, seed: int, budgets: tuple[float, ...], epochs: int,
                  warmup_epochs: int, templates: int, lr: float, batch_size: int, threads: int,
-                 balance: bool = True) -> dict[str, Any]:
+                 balance: bool = True, methods: tuple[str, ...] = DEFAULT_METHODS) -> dict[str, Any]:
     """Every network of one seed (top level: it runs in worker processes)."""
     torch.set_num_threads(threads)
     data = _load(task_name, train_size)
     natural = params_of(natural_net(space, data))
     fit = lambda net, e: _fit(net, data, e, derive_seed(seed, 5), lr, batch_size)  # noqa: E731
-    nat = seeded_build(lambda: natural_net(space, data), seed)
-    record: dict[str, Any] = {"seed": seed, "natural": _score(nat, data, fit(nat, epochs)), "budgets": {}}
+    record: dict[str, Any] = {"seed": seed, "budgets": {}}
+    if "width" in methods:  # the natural network is the width baseline at 100% and the 200% reference
+        nat = seeded_build(lambda: natural_net(space, data), seed)
+        record["natural"] = _score(nat, data, fit(nat, epochs))
     for frac in budgets:
         record["budgets"][str(frac)] = _one_budget(space, data, frac, seed, natural, fit, epochs, warmup_epochs, templates,
-                                                   balance)
+                                                   balance, methods)
         print(f"npas bench: seed {seed} budget {frac}: " + ", ".join(
             f"{k} {v['test_accuracy']:.1f}%" for k, v in record["budgets"][str(frac)].items()), flush=True)
     return record
@@ -158,30 +168,38 @@ def _summary(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
 
 def _aggregate(per_seed: list[dict[str, Any]], budgets: Sequence[float]) -> dict[str, Any]:
     table: dict[str, Any] = {}
+    with_natural = all("natural" in s for s in per_seed)
     for frac in budgets:
         entry: dict[str, Any] = {}
-        for method in ("learned", "random", "width"):
+        for method in METHODS:
             rows = [s["budgets"][str(frac)][method] for s in per_seed if method in s["budgets"][str(frac)]]
-            if frac == 1.0 and method == "width":
+            if frac == 1.0 and method == "width" and with_natural:
                 rows = [s["natural"] for s in per_seed]
             if rows:
                 entry[method] = {k: _summary(rows, k) for k in ("test_accuracy", "val_accuracy", "stored_params",
                                                                 "inference_params", "macs")}
         table[str(frac)] = entry
-    table["natural"] = {k: _summary([s["natural"] for s in per_seed], k) for k in ("test_accuracy", "stored_params", "macs")}
+    if with_natural:
+        table["natural"] = {k: _summary([s["natural"] for s in per_seed], k)
+                            for k in ("test_accuracy", "stored_params", "macs")}
     return table
 
 
 def _targets(table: dict[str, Any], budgets: Sequence[float]) -> dict[str, Any]:
+    """Issue 8's target checks, each where the networks it compares were trained."""
     acc = lambda b, m: table[str(b)][m]["test_accuracy"]["mean"]  # noqa: E731
+    has = lambda b, *ms: all(m in table[str(b)] for m in ms)  # noqa: E731
     out: dict[str, Any] = {}
     for b in (0.1, 0.25):
-        if b in budgets:
+        if b in budgets and has(b, "learned", "width"):
             gap = acc(b, "learned") - acc(b, "width")
             out[f"learned_minus_width_{b}"] = {"points": round(gap, 3), "target": ">= 1", "met": gap >= 1.0}
-    out["learned_ge_random"] = {str(b): {"points": round(acc(b, "learned") - acc(b, "random"), 3),
-                                         "met": acc(b, "learned") >= acc(b, "random")} for b in budgets}
-    if 2.0 in budgets:
+    for other in ("random", "random_balanced"):
+        pairs = [b for b in budgets if has(b, "learned", other)]
+        if pairs:
+            out[f"learned_ge_{other}"] = {str(b): {"points": round(acc(b, "learned") - acc(b, other), 3),
+                                                   "met": acc(b, "learned") >= acc(b, other)} for b in pairs}
+    if 2.0 in budgets and has(2.0, "learned") and "natural" in table:
         nat = table["natural"]["test_accuracy"]["mean"]
         same = table["2.0"]["learned"]["macs"]["mean"] == table["natural"]["macs"]["mean"]
         out["ssn_200_vs_natural"] = {"ssn_200": acc(2.0, "learned"), "natural": nat, "same_macs": same,
@@ -192,7 +210,7 @@ def _targets(table: dict[str, Any], budgets: Sequence[float]) -> dict[str, Any]:
 def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, epochs: int = 4,
         warmup_epochs: int = 1, train_size: int = 0, batch_size: int = 128, lr: float = 5e-3, templates: int = 4,
         task: str = "", threads: int = 1, processes: int = 1, balance: bool = True, space: str = "cnn1d",
-        out: str | None = None) -> dict[str, Any]:
+        methods: tuple[str, ...] = DEFAULT_METHODS, out: str | None = None) -> dict[str, Any]:
     """Runs the NPAS budget benchmark on ``space`` (see the module docstring).
 
     Args:
@@ -209,6 +227,9 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
         processes: Seeds trained in parallel processes (``nice`` the run on a shared machine).
         balance: Learned groups by capacity-constrained k-means (False: plain k-means, as before).
         space: ``cnn1d`` or ``mbconv`` (:mod:`benchmarks.npas_models`).
+        methods: Networks trained per budget among ``learned``, ``random``, ``width`` (with it, the
+            natural network too) and ``random_balanced`` (a control: the balanced clustering of
+            ``learned`` fed random features instead of warm-up coefficients).
         out: Where the JSON goes.
     """
     for name, v in (("seeds", seeds), ("epochs", epochs), ("warmup_epochs", warmup_epochs), ("threads", threads),
@@ -217,13 +238,16 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
             raise invalid(f"--{name.replace('_', '-')}", "be at least 1", v)
     if space not in DEFAULT_TASKS:
         raise invalid("--space", f"be one of {sorted(DEFAULT_TASKS)}", space)
+    methods = tuple(methods)
+    if not methods or any(m not in METHODS for m in methods):
+        raise invalid("--methods", f"be a non-empty list among {list(METHODS)}", list(methods))
     task = task or DEFAULT_TASKS.get(space, "")
     torch.set_num_threads(threads)
     data = _load(task, train_size)
     natural = params_of(natural_net(space, data))
     t0 = time.perf_counter()
-    jobs = [(space, task, train_size, s, tuple(budgets), epochs, warmup_epochs, templates, lr, batch_size, threads, balance)
-            for s in range(seeds)]
+    jobs = [(space, task, train_size, s, tuple(budgets), epochs, warmup_epochs, templates, lr, batch_size, threads, balance,
+             methods) for s in range(seeds)]
     if processes == 1:
         per_seed = [_seed_record(*job) for job in jobs]
     else:
@@ -239,7 +263,7 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
         "settings": {"budgets": list(budgets), "seeds": seeds, "epochs": epochs, "warmup_epochs": warmup_epochs,
                      "train_size": len(data.train), "batch_size": batch_size, "lr": lr, "templates": templates,
                      "threads": threads, "processes": processes,
-                     "balance": balance,
+                     "balance": balance, "methods": list(methods),
                      "learned_groups": "k-means on warm-up coefficient changes (learned - initial)"
                                        + (", capacity-constrained: group loads within 0.75-1.25x an equal share"
                                           if balance else ", plain"),

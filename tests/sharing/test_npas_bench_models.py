@@ -42,7 +42,7 @@ def test_the_width_reduced_network_is_the_one_closest_to_the_budget(space, task_
     assert params_of(nets[0]) < params_of(nets[1])
 
 
-def test_unknown_spaces_are_named_in_the_error(mnist1d_task):
+def test_bad_options_are_named_in_the_error(mnist1d_task):
     from benchmarks.npas import run
 
     with pytest.raises(ConfigError, match="--space"):
@@ -51,3 +51,5 @@ def test_unknown_spaces_are_named_in_the_error(mnist1d_task):
         run(space="resnet")
     with pytest.raises(ConfigError, match="--processes"):
         run(processes=0)
+    with pytest.raises(ConfigError, match="--methods"):
+        run(methods=("learned", "oracle"))
