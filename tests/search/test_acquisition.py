@@ -70,3 +70,37 @@ def test_select_batch_draws_from_its_generator_when_nothing_improves():
     a = select_batch(mean, np.zeros_like(mean), FRONT, REF, 3, rng=np.random.default_rng(7))
     b = select_batch(mean, np.zeros_like(mean), FRONT, REF, 3, rng=np.random.default_rng(7))
     assert a == b and len(set(a)) == 3
+
+
+def _greedy_by_rescoring_everything(mean, std, front, ref, q, weight):
+    picks, alive = [], np.ones(len(mean), dtype=bool)
+    for _ in range(q):
+        score = np.where(alive, acquisition(mean, std, front, ref) * weight, -np.inf)
+        best = int(np.argmax(score))
+        picks.append(best)
+        alive[best] = False
+        if weight[best] >= 0.5:
+            front = np.vstack([front, mean[best]])
+    return picks
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_lazy_greedy_batch_equals_rescoring_every_candidate(k):
+    rng = np.random.default_rng(k)
+    mean = rng.uniform(0, 5, (3000, k))
+    std = rng.uniform(0, 0.5, (3000, k))
+    weight = rng.uniform(0.3, 1.0, 3000)
+    front, ref = rng.uniform(1, 5, (6, k)), np.full(k, 5.0)
+    want = _greedy_by_rescoring_everything(mean, std, front, ref, 12, weight)
+    got = select_batch(mean, std, front, ref, 12, weight)
+    assert got == want and len(set(got)) == 12
+
+
+def test_a_candidate_predicted_beyond_the_front_beats_a_dominated_one_and_a_batch_spreads():
+    # one candidate dominates the front's middle, one is dominated by it, the rest cluster at one spot
+    mean = np.array([[1.5, 1.5], [3.0, 3.0], *([[3.2, 0.6]] * 5)])
+    std = np.full_like(mean, 0.2)
+    score = acquisition(mean, std, FRONT, REF)
+    assert score[0] > 10 * score[1]
+    picks = select_batch(mean, std, FRONT, REF, 3)
+    assert picks[0] == 0 and picks[1] in range(2, 7) and len(set(picks)) == 3
