@@ -205,9 +205,9 @@ def _reused_supernets(prev: dict[str, Any], recipe: dict[str, Any], bn_per_width
     old = prev.get("recipe", {}) | {"bn_per_width": prev.get("variant", {}).get("bn_per_width")}
     for k, v in (recipe | {"bn_per_width": bn_per_width}).items():
         if old.get(k) != v:
-            raise ConfigError(f"`reuse_supernet` needs the same supernet `{k}` in the `reuse` file, got {old.get(k)!r} != {v!r}")
+            raise ConfigError(f"`reuse_supernet` file must have the same supernet `{k}`, got {old.get(k)!r} != {v!r}")
     if int(prev.get("supernet_seeds", 0)) < seeds:
-        raise invalid("seeds", f"be at most the {prev.get('supernet_seeds')} supernet seeds of the `reuse` file", seeds)
+        raise invalid("seeds", f"be at most the {prev.get('supernet_seeds')} supernet seeds of the `reuse_supernet` file", seeds)
     return {f"seed{i}": [float(r["supernet"][f"seed{i}"]) for r in prev["archs"]] for i in range(seeds)}
 
 
@@ -224,7 +224,7 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         widths: tuple[int, ...] = (), depths: tuple[int, ...] = (), kernels: tuple[int, ...] = (),
         bn_per_width: bool = False, distill: bool = True, num_random: int = 2, calib_batches: int = 8,
         batch_size: int = 128, lr: float = 5e-3, standalone_init: str = "reset", workers: int = 1, seed: int = 0,
-        target_tau: float = 0.8, reuse: str = "", reuse_supernet: bool = False, out: str | None = None, html: str | None = None) -> dict[str, Any]:
+        target_tau: float = 0.8, reuse: str = "", reuse_supernet: str = "", out: str | None = None, html: str | None = None) -> dict[str, Any]:
     """Measures ranking fidelity and writes JSON (and an HTML scatter beside it).
 
     Args:
@@ -252,7 +252,8 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
             stand-alone recipe required), to compare supernet recipes without retraining them;
             when it has fewer stand-alone seeds than ``standalone_seeds``, only the missing seeds
             are trained (seed ``i`` is derived the same way in every run).
-        reuse_supernet: Also take the supernet accuracies from ``reuse`` (same supernet recipe).
+        reuse_supernet: A previous result JSON (may be ``reuse``) whose supernet accuracies are
+            taken instead of training supernets (same archs, data and supernet recipe required).
         out: JSON file. html: Scatter file (default: ``out`` with ``.html``).
     """
     from nas.search.loop import derive_seed
@@ -283,9 +284,8 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
     old = np.array([r["standalone"] for r in prev["archs"]]).T[:standalone_seeds] if prev else np.zeros((0, n_archs))
     sn_recipe = {"supernet_epochs": supernet_epochs, "distill": distill, "num_random": num_random,
                  "calib_batches": calib_batches, "batch_size": batch_size, "lr": lr}
-    if reuse_supernet and prev is None:
-        raise invalid("reuse_supernet", "come with a `reuse` file", reuse_supernet)
-    sn_old = _reused_supernets(prev, sn_recipe, bn_per_width, seeds) if prev is not None and reuse_supernet else None
+    data_key = {k: v for k, v in sa_key.items() if k not in ("epochs", "standalone_seeds", "standalone_init")}
+    sn_old = _reused_supernets(_reused(reuse_supernet, data_key, archs), sn_recipe, bn_per_width, seeds) if reuse_supernet else None
     sa_seeds = [derive_seed(seed, 20, i) for i in range(len(old), standalone_seeds)]
     sn_seeds = [] if sn_old else [derive_seed(seed, 30, i) for i in range(seeds)]
     _log(f"training {len(sa_seeds)} stand-alone seeds x {n_archs} archs and {len(sn_seeds)} supernets "
@@ -306,7 +306,7 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         "variant": {"widths": list(widths), "depths": list(depths), "kernels": list(kernels), "bn_per_width": bn_per_width},
         "n_archs": n_archs, "supernet_seeds": seeds, "standalone_seeds": standalone_seeds,
         "standalone_key": sa_key, "standalone_reused_from": reuse or None, "standalone_seeds_reused": len(old),
-        "supernets_reused": bool(sn_old),
+        "supernets_reused_from": reuse_supernet or None,
         "recipe": {"standalone_epochs": epochs, "supernet_epochs": supernet_epochs, "task_samples": task_samples,
                    "train_samples": len(data.train), "val_samples": len(data.val), "batch_size": batch_size, "lr": lr,
                    "standalone_init": standalone_init, "schedule": "AdamW, 1 warm-up epoch then cosine to 0 (both)",

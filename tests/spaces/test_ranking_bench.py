@@ -93,13 +93,13 @@ def test_bench_ranking_refuses_a_task_of_another_space(capsys):
 def test_reuse_adds_standalone_seeds_and_can_keep_the_supernets(tmp_path, capsys):
     first, more = tmp_path / "two.json", tmp_path / "three.json"
     assert main(["bench", "ranking", *TINY, "--out", str(first)]) == 0
-    assert main(["bench", "ranking", *TINY, "--standalone-seeds", "3", "--reuse", str(first), "--reuse-supernet", "true",
+    assert main(["bench", "ranking", *TINY, "--standalone-seeds", "3", "--reuse", str(first), "--reuse-supernet", str(first),
                  "--out", str(more)]) == 0
     r1, r2 = json.loads(first.read_text()), json.loads(more.read_text())
-    assert r2["standalone_seeds_reused"] == 2 and r2["supernets_reused"] is True
+    assert r2["standalone_seeds_reused"] == 2 and r2["supernets_reused_from"] == str(first)
     assert [a["standalone"][:2] for a in r2["archs"]] == [a["standalone"] for a in r1["archs"]]
     assert all(len(a["standalone"]) == 3 for a in r2["archs"]) and len(r2["noise_ceiling_pairs"]) == 3
     assert [a["supernet"] for a in r2["archs"]] == [a["supernet"] for a in r1["archs"]]
     capsys.readouterr()
-    assert main(["bench", "ranking", *TINY[:-2], "--calib-batches", "2", "--reuse", str(first), "--reuse-supernet", "true"]) == 2
-    assert "needs the same supernet `calib_batches` in the `reuse` file, got 1 != 2" in capsys.readouterr().err
+    assert main(["bench", "ranking", *TINY[:-2], "--calib-batches", "2", "--reuse-supernet", str(first)]) == 2
+    assert "`reuse_supernet` file must have the same supernet `calib_batches`, got 1 != 2" in capsys.readouterr().err
