@@ -46,7 +46,7 @@ from scipy.special import ndtr
 from nas.errors import invalid
 from nas.search.acquisition import select_batch
 from nas.search.base import CONSTRAINTS_ATTR, Proposal, Strategy
-from nas.search.candidates import INIT_METHODS, initial_design, inner_search, neighbours
+from nas.search.candidates import INIT_METHODS, elite_rows, initial_design, inner_search, local_pool, neighbours
 from nas.search.loop import derive_seed
 from nas.search.optuna_strategies import STRATEGIES
 from nas.search.pareto import pareto_mask
@@ -61,6 +61,9 @@ DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {"random_forest": {"n_estimators":
                                                "gbm": {"n_bags": 3, "n_estimators": 100}}
 MAX_REFERENCE_SAMPLE = 1024
 MAX_NEIGHBOURED = 20
+INNER_METHODS = ("local", "nsga2")
+LOCAL_ELITE = 16
+"""Best-predicted uniform samples that seed the local search beside the measured front."""
 
 
 class PredictorStrategy(Strategy):
@@ -79,7 +82,11 @@ class PredictorStrategy(Strategy):
         batch_schedule: ``(evaluations, batch)`` steps: batch size while fewer are done.
         max_batch: Batch size after the schedule.
         pool_limit: Largest space scored exhaustively.
-        inner_trials: Trials of the inner NSGA-II search (large spaces).
+        inner: How large spaces are searched on the predictors each round: ``local`` (the front
+            and the best-predicted of a uniform sample, their neighbours and crossovers, two
+            generations, no study: milliseconds per candidate) or ``nsga2`` (an in-memory Optuna
+            NSGA-II study of ``inner_trials`` trials).
+        inner_trials: Trials of the inner NSGA-II search.
         inner_population: Its population.
         features: ``Arch -> vector``; default: the registered space's ``SpaceSpec.encode``, else
             ``space.encode``.
@@ -93,7 +100,7 @@ class PredictorStrategy(Strategy):
     def __init__(self, seed: int, *, n_initial: int = 20, init: str = "sobol", models: Mapping[str, str] | None = None,
                  cap_quantile: float = 0.75, ref_quantile: float = 0.9, std_scale: float = 0.5,
                  batch_schedule: Sequence[tuple[int, int]] = ((100, 2), (300, 5)), max_batch: int = 10,
-                 pool_limit: int = 20_000, inner_trials: int = 1000, inner_population: int = 100,
+                 pool_limit: int = 20_000, inner: str = "local", inner_trials: int = 1000, inner_population: int = 100,
                  features: Callable[[Arch], np.ndarray] | None = None) -> None:
         super().__init__(seed)
         for key, v in (("cap_quantile", cap_quantile), ("ref_quantile", ref_quantile)):
@@ -107,6 +114,9 @@ class PredictorStrategy(Strategy):
             raise invalid("batch_schedule", "have batch sizes of at least 1", (tuple(batch_schedule), max_batch))
         if init not in INIT_METHODS:
             raise invalid("init", f"be one of {list(INIT_METHODS)}", init)
+        if inner not in INNER_METHODS:
+            raise invalid("inner", f"be one of {list(INNER_METHODS)}", inner)
+        self.inner = inner
         self.n_initial, self.init = int(n_initial), init
         self.models = DEFAULT_MODELS | dict(models or {})
         self.cap_quantile, self.ref_quantile, self.std_scale = cap_quantile, ref_quantile, std_scale
@@ -301,12 +311,28 @@ class PredictorStrategy(Strategy):
         sample_rng = np.random.default_rng(derive_seed(self.seed, 17))
         uniform = [space.sample(sample_rng) for _ in range(MAX_REFERENCE_SAMPLE)]
 
+        rows: dict[str, np.ndarray] = {}  # features encoded this round
+
+        def features(archs: Sequence[Arch]) -> np.ndarray:
+            out = []
+            for a in archs:
+                key = a.arch_id
+                if key not in rows:
+                    rows[key] = self._x([a], cache=False)[0]
+                out.append(rows[key])
+            return np.vstack(out)
+
         def score(archs: Sequence[Arch]) -> np.ndarray:
-            mean, std = self._predict(obj_models, self._x(archs, cache=False))
+            mean, std = self._predict(obj_models, features(archs))
             return mean - std
 
-        found = inner_search(space, score, len(self.objectives), self.inner_trials, self.inner_population,
-                             derive_seed(self.seed, 19, self._round))
+        if self.inner == "nsga2":
+            found = inner_search(space, score, len(self.objectives), self.inner_trials, self.inner_population,
+                                 derive_seed(self.seed, 19, self._round))
+        else:
+            best = [uniform[i] for i in elite_rows(score(uniform), LOCAL_ELITE)]
+            found = local_pool(space, score, front_archs[:MAX_NEIGHBOURED] + best,
+                               np.random.default_rng(derive_seed(self.seed, 19, self._round)))
         for a in front_archs[:MAX_NEIGHBOURED]:
             found.extend(neighbours(space, a))
         pool: dict[str, Arch] = {a.arch_id: a for a in uniform if a.arch_id not in taken}
@@ -315,7 +341,7 @@ class PredictorStrategy(Strategy):
             if a.arch_id not in taken:
                 pool.setdefault(a.arch_id, a)
         archs = list(pool.values())
-        return archs, self._x(archs, cache=False), ref_rows
+        return archs, features(archs), ref_rows
 
     def _model_round(self, q: int, taken: set[str]) -> list[Arch]:
         obj_models, con_models = self._fit()

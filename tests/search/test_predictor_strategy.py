@@ -93,16 +93,18 @@ def test_a_proposal_interrupted_by_a_kill_is_proposed_again_first():
     assert _continue(state, study, space, 1) == [lost.arch.arch_id]
 
 
-def test_a_large_space_is_searched_by_the_inner_nsga2():
+@pytest.mark.parametrize("inner", ["local", "nsga2"])
+def test_a_large_space_is_searched_on_the_predictors_without_enumerating_it(inner):
     space = toy_space()
-    s = _strategy(7, pool_limit=100, inner_trials=120, inner_population=20)
+    s = _strategy(7, pool_limit=100, inner=inner, inner_trials=120, inner_population=20)
     _, rec = run_loop(s, budget=12, space=space)
-    assert len(set(_ids(rec))) == 12 and s._pool is None
+    _, again = run_loop(_strategy(7, pool_limit=100, inner=inner, inner_trials=120, inner_population=20), budget=12, space=space)
+    assert len(set(_ids(rec))) == 12 and s._pool is None and _ids(rec) == _ids(again)
 
 
 @pytest.mark.parametrize("kw, param", [({"cap_quantile": 0.0}, "cap_quantile"), ({"init": "grid"}, "init"),
                                        ({"n_initial": 1}, "n_initial"), ({"std_scale": -1}, "std_scale"),
-                                       ({"max_batch": 0}, "batch_schedule")])
+                                       ({"max_batch": 0}, "batch_schedule"), ({"inner": "cmaes"}, "inner")])
 def test_bad_settings_name_the_parameter(kw, param):
     with pytest.raises(ConfigError, match=f"`{param}` must"):
         PredictorStrategy(0, **kw)
