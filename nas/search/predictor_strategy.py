@@ -8,9 +8,9 @@ Call sequence, inside :class:`nas.search.loop.SearchLoop`::
              round 0: a scrambled-Sobol (or random) initial population of ``n_initial`` archs;
              later:   fit one predictor per objective (and per constraint) on every evaluation,
                       predict every candidate (the enumerated space when it has at most
-                      ``pool_limit`` archs, else an in-memory NSGA-II over the predictions plus
-                      neighbours of the front and a uniform sample), and pick a batch greedily
-                      by EHVI (Kriging believer, lazy greedy), weighted by the predicted
+                      ``pool_limit`` archs, else the pool of :mod:`nas.search.round_pool`: a
+                      uniform sample, the front's neighbours and a predictor-only local search),
+                      and pick a batch greedily by EHVI (Kriging believer, lazy greedy), weighted by the predicted
                       probability of meeting the constraints. An ensemble's spread is scaled by
                       ``std_scale``; a cross-validated residual std (the ridge cost model) is not.
     tell(p, metrics): the evaluation joins the training data.
@@ -46,10 +46,11 @@ from scipy.special import ndtr
 from nas.errors import invalid
 from nas.search.acquisition import select_batch
 from nas.search.base import CONSTRAINTS_ATTR, Proposal, Strategy
-from nas.search.candidates import INIT_METHODS, elite_rows, initial_design, inner_search, local_pool, neighbours
+from nas.search.candidates import INIT_METHODS, initial_design
 from nas.search.loop import derive_seed
 from nas.search.optuna_strategies import STRATEGIES
 from nas.search.pareto import pareto_mask
+from nas.search.round_pool import INNER_METHODS, searched_pool
 from nas.space import Arch
 
 __all__ = ["PredictorStrategy", "DEFAULT_MODELS", "DEFAULT_SETTINGS"]
@@ -59,11 +60,6 @@ DEFAULT_MODELS: dict[str, str] = {"maximize": "extra_trees", "minimize": "ridge"
 """Predictor per objective direction (latency-like costs are nearly linear in the features)."""
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {"random_forest": {"n_estimators": 64}, "extra_trees": {"n_estimators": 64},
                                                "gbm": {"n_bags": 3, "n_estimators": 100}}
-MAX_REFERENCE_SAMPLE = 1024
-MAX_NEIGHBOURED = 20
-INNER_METHODS = ("local", "nsga2")
-LOCAL_ELITE = 16
-"""Best-predicted uniform samples that seed the local search beside the measured front."""
 
 
 class PredictorStrategy(Strategy):
@@ -308,40 +304,12 @@ class PredictorStrategy(Strategy):
             alive[[self._pool_ids[t] for t in taken if t in self._pool_ids]] = False
             keep = np.flatnonzero(alive)
             return [self._pool[i] for i in keep], self._pool_x[keep], np.arange(len(keep))
-        sample_rng = np.random.default_rng(derive_seed(self.seed, 17))
-        uniform = [space.sample(sample_rng) for _ in range(MAX_REFERENCE_SAMPLE)]
-
-        rows: dict[str, np.ndarray] = {}  # features encoded this round
-
-        def features(archs: Sequence[Arch]) -> np.ndarray:
-            out = []
-            for a in archs:
-                key = a.arch_id
-                if key not in rows:
-                    rows[key] = self._x([a], cache=False)[0]
-                out.append(rows[key])
-            return np.vstack(out)
-
-        def score(archs: Sequence[Arch]) -> np.ndarray:
-            mean, std = self._predict(obj_models, features(archs))
+        def optimistic(X: np.ndarray) -> np.ndarray:
+            mean, std = self._predict(obj_models, X)
             return mean - std
 
-        if self.inner == "nsga2":
-            found = inner_search(space, score, len(self.objectives), self.inner_trials, self.inner_population,
-                                 derive_seed(self.seed, 19, self._round))
-        else:
-            best = [uniform[i] for i in elite_rows(score(uniform), LOCAL_ELITE)]
-            found = local_pool(space, score, front_archs[:MAX_NEIGHBOURED] + best,
-                               np.random.default_rng(derive_seed(self.seed, 19, self._round)))
-        for a in front_archs[:MAX_NEIGHBOURED]:
-            found.extend(neighbours(space, a))
-        pool: dict[str, Arch] = {a.arch_id: a for a in uniform if a.arch_id not in taken}
-        ref_rows = np.arange(len(pool))
-        for a in found:
-            if a.arch_id not in taken:
-                pool.setdefault(a.arch_id, a)
-        archs = list(pool.values())
-        return archs, features(archs), ref_rows
+        return searched_pool(space, self._encode, optimistic, front_archs, taken, self.seed, self._round, self.inner,
+                             self.inner_trials, self.inner_population)
 
     def _model_round(self, q: int, taken: set[str]) -> list[Arch]:
         obj_models, con_models = self._fit()
