@@ -130,9 +130,9 @@ def _ort_check(folder: Path) -> dict[str, float]:
 
 def _search_config(budget: int, epochs: int, seed: int) -> dict[str, Any]:
     return {"budget": budget, "strategy": "random", "seed": seed,
-           "train": {"epochs": epochs, "batch_size": 128, "num_random": 1, "warmup_epochs": 0},
-           "eval": {"calib_batches": 2, "calib_batch_size": 128, "latency": {"warmup": 10, "repeats": 30}},
-           "execution": {"executor": "local", "workers": 1}}
+            "train": {"epochs": epochs, "batch_size": 128, "num_random": 1, "warmup_epochs": 0},
+            "eval": {"calib_batches": 2, "calib_batch_size": 128, "latency": {"warmup": 10, "repeats": 30}},
+            "execution": {"executor": "local", "workers": 1}}
 
 
 def _nas(*args: str) -> list[str]:
