@@ -41,14 +41,10 @@ class Predictor(ABC):
     Attributes:
         name: Registry name, set by :func:`register_predictor`.
         kind: ``"accuracy"`` or ``"latency"``; harnesses pick predictors by it.
-        std_kind: What ``std`` is: ``"spread"`` (the disagreement of an ensemble's members, which
-            tends to overstate the error and which searches scale down) or ``"residual"`` (a
-            cross-validated error estimate, to be used as it is).
     """
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "accuracy"
-    std_kind: ClassVar[str] = "spread"
 
     n_features_: int | None = None
 

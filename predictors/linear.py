@@ -66,8 +66,6 @@ class RidgePredictor(Predictor):
         cv: Folds for the residual spread, capped at the sample count.
     """
 
-    std_kind = "residual"
-
     def __init__(self, seed: int = 0, alphas: Sequence[float] = DEFAULT_ALPHAS, cv: int = 5) -> None:
         self.seed = _check_seed(seed)
         self.alphas = tuple(float(a) for a in alphas)
@@ -102,8 +100,6 @@ class SVRPredictor(Predictor):
         param_grid: Grid over ``SVR`` parameters; a small default grid (24 settings).
         cv: Maximum number of folds.
     """
-
-    std_kind = "residual"
 
     def __init__(
         self, seed: int = 0, param_grid: Mapping[str, Sequence[Any]] | None = None, cv: int = 5

@@ -18,7 +18,7 @@ from nas.cli import main
 from nas.store import RunStore
 from tests.conftest import TINY
 
-BUDGET, KILL_AFTER = 26, 22  # the initial population is 20: the kill lands in a predictor round
+BUDGET, KILL_AFTER = 16, 12  # the initial population is 10: the kill lands in a predictor round
 
 
 def _rows(runs: Path) -> tuple[Path | None, int]:
