@@ -96,7 +96,9 @@ def ensure_torch_venv(path: str | Path | None = None, torch_version: str = "2.13
         if info.get("torch_version") == torch_version:
             return {"python": str(py), "created": False, "seconds": 0.0, "freeze": info["freeze"]}
     if root.exists():
-        shutil.rmtree(root)
+        if any(root.iterdir()) and not (root / "pyvenv.cfg").exists():
+            raise ValueError(f"`venv_dir` must be a new or empty folder or a venv made by this harness, got {str(root)!r}")
+        shutil.rmtree(root)  # an unfinished or outdated venv of ours: rebuilt from scratch
     t0 = time.perf_counter()
     venv.EnvBuilder(with_pip=True, system_site_packages=False, clear=True).create(root)
     _sh([str(py), "-m", "pip", "install", "--quiet", f"torch=={torch_version}", "safetensors"], 1800, env=_clean_env())
@@ -113,7 +115,7 @@ def check_in_venv(python: str | Path, folder: Path) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _ort_check(folder: Path) -> dict[str, float]:
+def _ort_check(folder: Path) -> dict[str, Any]:
     import numpy as np
     import onnxruntime as ort
     from safetensors.numpy import load_file

@@ -56,3 +56,12 @@ def test_export_check_end_to_end_on_cnn1d(tmp_path):
     assert (ft["test_before"], ft["test_after"]) == (round(recorded["finetune"]["test_before"], 2),
                                                     round(recorded["finetune"]["test_after"], 2))
     assert ft["torch_only_venv"]["max_abs_err"] <= 1e-5
+
+
+def test_a_foreign_folder_is_never_taken_over_as_the_venv(tmp_path):
+    from benchmarks.export_check import ensure_torch_venv
+
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="`venv_dir` must be a new or empty folder or a venv made by this harness"):
+        ensure_torch_venv(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
