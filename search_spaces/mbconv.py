@@ -69,7 +69,16 @@ class MBConvBlock(nn.Module):
         self.residual = residual
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        out = self.project(self.se(self.depthwise(self.expand(x))))
+        # the layers are called one by one, not through their Sequentials: at batch 1 each
+        # extra module call costs about as much as a small convolution
+        out = x
+        for layer in self.expand:
+            out = layer(out)
+        for layer in self.depthwise:
+            out = layer(out)
+        out = self.se(out)
+        for layer in self.project:
+            out = layer(out)
         return x + out if self.residual else out
 
 
@@ -82,7 +91,11 @@ class StaticMBConvNet(nn.Module):
         self.stem, self.stages, self.head = stem, nn.Sequential(*stages), head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return self.head(self.stages(self.stem(x)).mean(dim=(2, 3)))
+        for layer in self.stem:
+            x = layer(x)
+        for block in self.stages:
+            x = block(x)
+        return self.head(x.mean(dim=(2, 3)))
 
 
 class _ElasticSE(nn.Module):
