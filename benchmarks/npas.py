@@ -68,33 +68,37 @@ def _load(task_name: str, train_size: int) -> Task:
     return task
 
 
-def _fit(net: nn.Module, task: Task, epochs: int, seed: int, lr: float, batch_size: int) -> float:
+def _fit(net: nn.Module, task: Task, epochs: int, seed: int, lr: float, batch_size: int) -> dict[str, Any]:
     """Trains ``net`` (a supernet: its max architecture) with AdamW and a cosine schedule; returns
-    seconds spent."""
+    the seconds spent (``train_s``) and the mean training loss of every epoch (``train_loss``)."""
     if isinstance(net, Supernet):
         net.set_arch(net.max_arch())
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
     total = max(1, epochs * math.ceil(len(task.train) / batch_size))
-    step, t0 = 0, time.perf_counter()
+    step, t0, curve = 0, time.perf_counter(), []
     net.train()
     for _ in range(epochs):
+        seen, total_loss = 0, 0.0
         for x, y in batches(task.train, batch_size, gen):
             for g in opt.param_groups:
                 g["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x), y).backward()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
             opt.step()
             step += 1
+            seen, total_loss = seen + len(y), total_loss + float(loss.detach()) * len(y)
+        curve.append(round(total_loss / max(1, seen), 4))
     net.eval()
-    return time.perf_counter() - t0
+    return {"train_s": round(time.perf_counter() - t0, 2), "train_loss": curve}
 
 
-def _score(net: nn.Module, task: Task, seconds: float, **extra: Any) -> dict[str, Any]:
+def _score(net: nn.Module, task: Task, fitted: dict[str, Any], **extra: Any) -> dict[str, Any]:
     static = (net.export(net.max_arch()) if isinstance(net, Supernet) else net).eval()
     return {"val_accuracy": accuracy(net, task.val), "test_accuracy": accuracy(net, task.test),
             "stored_params": params_of(net), "inference_params": sum(p.numel() for p in static.parameters()),
-            "macs": int(count_macs(static, task.input_shape)), "train_s": round(seconds, 2), **extra}
+            "macs": int(count_macs(static, task.input_shape)), **fitted, **extra}
 
 
 def _banked(space: str, task: Task, groups: list[int] | None, budget: int, seed: int,
@@ -115,14 +119,16 @@ def _one_budget(space: str, task: Task, frac: float, seed: int, natural: int, fi
 
     def ssn(name: str, groups: list[int], **extra: Any) -> None:
         net = _banked(space, task, groups, budget, seed, templates)
-        out[name] = _score(net, task, fit(net, epochs), groups=groups, group_loads=group_loads(groups, sizes), **extra)
+        out[name] = _score(net, task, fit(net, epochs), groups=groups, group_loads=group_loads(groups, sizes),
+                           bank_sizes=net.bank_sizes, **extra)
 
     if "learned" in methods:
         warm = _banked(space, task, None, budget, seed, templates)
         start = warm.coefficients()
-        warm_s = fit(warm, warmup_epochs)
-        ssn("learned", learned_groups((warm.coefficients() - start).numpy(), k, derive_seed(seed, 13),
-                                      sizes=sizes if balance else None), warmup_s=round(warm_s, 2))
+        warm_s = fit(warm, warmup_epochs)["train_s"]
+        change = (warm.coefficients() - start).numpy()
+        ssn("learned", learned_groups(change, k, derive_seed(seed, 13), sizes=sizes if balance else None),
+            warmup_s=warm_s, warmup_coef_change=change.round(5).tolist())
     if "random" in methods:
         ssn("random", random_groups(len(sizes), k, derive_seed(seed, 13)))
     if "random_balanced" in methods:  # the learned procedure fed random features: balance without information
@@ -267,6 +273,9 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
                      "learned_groups": "k-means on warm-up coefficient changes (learned - initial)"
                                        + (", capacity-constrained: group loads within 0.75-1.25x an equal share"
                                           if balance else ", plain"),
+                     "bank_layout": "templates staggered per layer (o_j = c_j * B // L), read cyclically; banks "
+                                    "proportional, none below its largest layer where the budget allows "
+                                    "(nas.sharing.bank_layout)",
                      "metric": "test accuracy (%) of the max architecture, mean/std over seeds"},
         "summary": table, "targets": _targets(table, budgets), "per_seed": per_seed,
         "wall_s": round(time.perf_counter() - t0, 1), "host": {"python": platform.python_version(),

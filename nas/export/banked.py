@@ -69,7 +69,8 @@ def load(folder: str | None = None, device: str = "cpu") -> torch.nn.Module:
     tensors = load_file(path)
     state = {k[len("plain."):]: v for k, v in tensors.items() if k.startswith("plain.")}
     for name, r in recipe["generated"].items():
-        flat = bank_weight(tensors[f"bank.{r['group']}"], tensors[f"coef.{r['layer']}"], r["numel"], recipe["upsample"])
+        flat = bank_weight(tensors[f"bank.{r['group']}"], tensors[f"coef.{r['layer']}"], r["numel"], recipe["upsample"],
+                           r.get("offset", 0))
         state[name] = select_box(flat.view(r["shape"]), r["runs"]).reshape(r["out_shape"]).contiguous()
     net = source.build()
     net.load_state_dict(state)
@@ -105,6 +106,7 @@ def banked_tensors(net: BankedSupernet, arch: Arch, static: nn.Module) -> tuple[
         tensors[f"bank.{g}"] = net.bank(g, fraction).detach().contiguous()
         tensors[f"coef.{i}"] = net.coefs[i].detach().contiguous()
         recipe["generated"][name] = {"layer": i, "group": g, "shape": list(layer.shape), "numel": layer.numel,
+                                     "offset": net.layer_offset(i, fraction),
                                      "runs": [[list(r) for r in dim] for dim in runs], "out_shape": shapes[name]}
     return tensors, recipe
 

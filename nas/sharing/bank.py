@@ -5,17 +5,19 @@ weight is generated as a learned combination of ``T`` templates cut from its gro
 
     W_layer = sum_t alpha_layer[t] * template_t(bank_group)        (reshaped to the layer's shape)
 
-Templates are windows of the bank. When the bank is at least as large as the layer, the ``T``
-windows are spread evenly over it; when it is smaller, the bank is upsampled first: ``tile``
-reads it cyclically (window ``t`` starts at ``t * B / T``), ``interp`` linearly interpolates it to
-the layer's size and rolls it by ``t * n / T``.
+Templates are windows of the bank, read cyclically: layer ``j`` of a group starts its ``T`` windows at
+``o_j + t * B / T`` (``o_j``: its place in the group's bank, :mod:`nas.sharing.bank_layout`, so the
+group's layers are staggered over the bank and, when the bank holds the group, each layer's first
+template is private). When the bank is smaller than the layer, ``tile`` reads it cyclically the same
+way; ``interp`` linearly interpolates it to the layer's size and rolls it by ``o_j * n / B + t * n / T``.
 
 Budget rule (:class:`BankedSupernet`): the TOTAL of trainable parameters equals the budget
 exactly. Every parameter with two or more dimensions (conv and linear weights, embeddings,
 attention projections) is generated from a bank; every other parameter (biases, BatchNorm
 affine) stays plain and is paid from the budget, as are the coefficients (``T`` per banked
 layer); the banks share what is left, in proportion to the natural size of their groups (largest
-remainder, so the sum is exact). With ``budget_choices`` a subnet may use only the leading share
+remainder, so the sum is exact), none smaller than its group's largest layer where the budget
+allows it (:func:`~nas.sharing.bank_layout.bank_sizes`). With ``budget_choices`` a subnet may use only the leading share
 of every bank (:mod:`nas.sharing.bank_budget`).
 
 Entangled slicing is unchanged: the supernet's elastic ops slice the generated max weight, which
@@ -35,6 +37,7 @@ from torch import nn
 
 from nas.errors import invalid
 from nas.sharing.bank_budget import bank_length, check_choices, extend_space, split_arch
+from nas.sharing.bank_layout import bank_sizes, layer_offset, layer_positions, split_budget
 from nas.space import Arch
 from nas.supernet.base import Supernet
 
@@ -43,7 +46,7 @@ __all__ = ["UPSAMPLE", "BankedLayer", "BankedSupernet", "bank_weight", "banked_l
 UPSAMPLE = ("tile", "interp")
 
 
-def bank_weight(bank: torch.Tensor, coefs: torch.Tensor, numel: int, upsample: str) -> torch.Tensor:
+def bank_weight(bank: torch.Tensor, coefs: torch.Tensor, numel: int, upsample: str, offset: int = 0) -> torch.Tensor:
     """Generates a flat weight of ``numel`` values from ``bank`` with template coefficients ``coefs``.
 
     Standalone on purpose (only ``torch`` and ``F``): its source is copied into banked exports.
@@ -53,20 +56,17 @@ def bank_weight(bank: torch.Tensor, coefs: torch.Tensor, numel: int, upsample: s
         coefs: The layer's template coefficients, shape ``(T,)``.
         numel: Number of values of the generated weight.
         upsample: ``tile`` or ``interp``: how a bank smaller than the layer is enlarged.
+        offset: Where the layer's first template starts in the bank (``0 <= offset < B``).
     """
     size, count = bank.shape[0], coefs.shape[0]
     pos = torch.arange(numel, device=bank.device)
-    if size >= numel:
-        span = size - numel
-        starts = [(t * span) // max(1, count - 1) for t in range(count)]
-        index = torch.stack([pos + s for s in starts])
-        src = bank
-    elif upsample == "interp":
+    if size < numel and upsample == "interp":
         src = F.interpolate(bank.view(1, 1, size), size=numel, mode="linear", align_corners=True).view(numel)
-        index = torch.stack([(pos + (t * numel) // count) % numel for t in range(count)])
-    else:
-        index = torch.stack([(pos + (t * size) // count) % size for t in range(count)])
+        first = (offset * numel) // size
+        index = torch.stack([(pos + first + (t * numel) // count) % numel for t in range(count)])
+    else:  # windows of the bank (tiled cyclically when it is smaller than the layer)
         src = bank
+        index = torch.stack([(pos + offset + (t * size) // count) % size for t in range(count)])
     return coefs @ src[index]
 
 
@@ -103,24 +103,6 @@ def banked_layers(net: nn.Module) -> list[BankedLayer]:
             if isinstance(p, nn.Parameter) and p.dim() >= 2:
                 out.append(BankedLayer(path, name, tuple(p.shape), type(module).__name__, float(p.detach().std())))
     return out
-
-
-def split_budget(total: int, weights: list[int]) -> list[int]:
-    """Splits ``total`` into parts proportional to ``weights`` (largest remainder; each part >= 1).
-
-    Raises:
-        ConfigError: when ``total`` is smaller than the number of parts.
-    """
-    if total < len(weights):
-        raise invalid("sharing.param_budget", f"leave at least one bank parameter per group ({len(weights)} groups)", total)
-    spare = total - len(weights)
-    whole = sum(weights)
-    raw = [spare * w / whole for w in weights]
-    parts = [int(math.floor(r)) for r in raw]
-    order = sorted(range(len(weights)), key=lambda i: raw[i] - parts[i], reverse=True)
-    for i in order[: spare - sum(parts)]:
-        parts[i] += 1
-    return [p + 1 for p in parts]
 
 
 def _rms(stds: list[tuple[float, int]]) -> float:
@@ -172,7 +154,9 @@ class BankedSupernet(Supernet):
         if left < n_groups:
             raise invalid("sharing.param_budget", f"be at least {plain + templates * len(layers) + n_groups} parameters "
                           f"({plain} plain, {templates * len(layers)} coefficients, 1 per bank)", self.budget)
-        sizes = split_budget(left, [sum(l.numel for l, g in zip(layers, groups) if g == k) for k in range(n_groups)])
+        members = [[l.numel for l, g in zip(layers, groups) if g == k] for k in range(n_groups)]
+        sizes = bank_sizes(left, [sum(m) for m in members], [max(m) for m in members])
+        self._positions = layer_positions([layer.numel for layer in layers], groups)
         # Banks start on the scale of their layers' own initial weights (so that Adam's steps move
         # them as fast as ordinary weights); coefficients then restore each layer's own scale.
         scale = [_rms([(l.init_std, l.numel) for l, g in zip(layers, groups) if g == k]) for k in range(n_groups)]
@@ -198,10 +182,14 @@ class BankedSupernet(Supernet):
         f = self.fraction if fraction is None else fraction
         return full if f >= 1.0 else full[: bank_length(full.numel(), f)]
 
+    def layer_offset(self, i: int, fraction: float | None = None) -> int:
+        """Where banked layer ``i`` starts its templates in its group's bank (as ``fraction`` uses it)."""
+        return layer_offset(self._positions[i], self.bank(self.groups[i], fraction).numel())
+
     def layer_weight(self, i: int) -> torch.Tensor:
         """The generated max weight of banked layer ``i`` (from the active share of its bank)."""
         layer = self.layers[i]
-        flat = bank_weight(self.bank(self.groups[i]), self.coefs[i], layer.numel, self.upsample)
+        flat = bank_weight(self.bank(self.groups[i]), self.coefs[i], layer.numel, self.upsample, self.layer_offset(i))
         return flat.view(layer.shape)
 
     def _materialize(self) -> None:

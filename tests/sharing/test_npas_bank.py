@@ -51,9 +51,41 @@ def test_templates_tile_interpolate_or_window_the_bank():
     # interpolated to the layer's size, then rolled by t * n / T
     assert bank_weight(bank, torch.tensor([1.0, 0.0]), 5, "interp").tolist() == [0, 0.5, 1, 1.5, 2]
     assert bank_weight(bank, torch.tensor([0.0, 1.0]), 5, "interp").tolist() == [1, 1.5, 2, 0, 0.5]
-    # a bank at least as large as the layer: windows spread evenly, combined linearly
+    # a bank at least as large as the layer: windows from t * B / T, read cyclically, combined linearly
     big = torch.arange(6.0)
-    assert bank_weight(big, torch.tensor([1.0, 1.0, 1.0]), 4, "tile").tolist() == [3, 6, 9, 12]
+    assert bank_weight(big, torch.tensor([1.0, 1.0, 1.0]), 4, "tile").tolist() == [6, 9, 6, 9]
+    # a layer's offset shifts every template: tiled, windowed and interpolated alike
+    assert bank_weight(big, torch.tensor([1.0, 0.0, 0.0]), 4, "tile", offset=3).tolist() == [3, 4, 5, 0]
+    assert bank_weight(bank, torch.tensor([1.0, 0.0]), 5, "tile", offset=2).tolist() == [2, 0, 1, 2, 0]
+    assert bank_weight(bank, torch.tensor([1.0, 0.0]), 5, "interp", offset=1).tolist() == [0.5, 1, 1.5, 2, 0]
+
+
+@pytest.mark.parametrize("how", ["type", "single"])
+def test_at_full_budget_every_layer_owns_its_first_template_and_no_bank_is_tiled(mnist1d_task, how):
+    net = tiny_banked(mnist1d_task, 2.0, how)
+    with torch.no_grad():
+        for b in net.banks:  # every bank value distinct: a generated value names the bank value it came from
+            b.copy_(torch.arange(b.numel(), dtype=b.dtype))
+        for c in net.coefs:
+            c.copy_(torch.eye(net.templates)[0])
+        for g in set(net.groups):
+            members = [i for i, k in enumerate(net.groups) if k == g]
+            assert net.bank_sizes[g] >= sum(net.layers[i].numel for i in members)
+            firsts = [set(net.layer_weight(i).flatten().tolist()) for i in members]
+            assert sum(len(f) for f in firsts) == len(set().union(*firsts))  # first templates are disjoint
+
+
+def test_banks_are_never_smaller_than_their_largest_layer_when_the_budget_allows(mnist1d_task):
+    from nas.sharing.bank_layout import bank_sizes
+
+    assert bank_sizes(100, [50, 30, 20], [10, 10, 15]) == split_budget(100, [50, 30, 20])  # floors met: proportional
+    assert bank_sizes(100, [50, 30, 20], [10, 10, 25]) == [47, 28, 25]  # the third group raised to its layer
+    assert bank_sizes(20, [50, 30, 20], [10, 10, 25]) == split_budget(20, [50, 30, 20])  # floors do not fit
+    inner = tiny_cnn1d(mnist1d_task)
+    layers = banked_layers(inner)
+    groups = [0] * (len(layers) - 1) + [1]  # the head alone: proportionally its bank would be under its size
+    net = BankedSupernet(inner, groups, natural_size(mnist1d_task), 4)
+    assert net.bank_sizes[1] == layers[-1].numel and _trainable(net) == net.budget
 
 
 def test_split_budget_is_exact_proportional_and_refuses_too_little():
