@@ -11,7 +11,9 @@ scatter is written beside it.
 For ``cnn1d`` the benchmark variant is set by ``widths`` / ``depths`` / ``kernels`` (same labels
 as the registered space) and ``bn_per_width``; ``task_samples`` generates a larger MNIST-1D, and
 ``train_samples`` / ``val_samples`` resize the task's splits (validation samples are taken from
-the end of the training split when needed). Stand-alone modules start from their own default
+the end of the training split when needed). ``sample`` picks the architecture sample: a uniform
+draw of the space, or ``bottleneck``, an equal share from each bottleneck-width stratum
+(:mod:`benchmarks.ranking_sample`). Stand-alone modules start from their own default
 initialisation (``standalone_init=reset``) unless ``slice`` is asked for. The trainings run in
 ``workers`` processes (:mod:`benchmarks.ranking_jobs`); every job is seeded on its own.
 
@@ -38,6 +40,8 @@ import numpy as np
 import torch
 
 from benchmarks.ranking_jobs import Variant, standalone_job, supernet_job, run_jobs, train_standalone
+from benchmarks.ranking_sample import SAMPLES, sample_for, strata_counts
+from benchmarks.ranking_sample import sample_uniform as sample_archs
 from benchmarks.results_io import write_result
 from nas.errors import ConfigError, invalid
 
@@ -67,20 +71,8 @@ def resize_task(task: Any, train_samples: int, val_samples: int) -> Any:
     return replace(task, train=Split(tx[:keep][:train_samples], ty[:keep][:train_samples]), val=Split(vx, vy))
 
 
-def sample_archs(space: Any, n: int, seed: int) -> list[Any]:
-    """``n`` distinct architectures drawn with a generator seeded by ``seed`` (bounded tries)."""
-    rng = np.random.default_rng(seed)
-    archs: dict[str, Any] = {}
-    for _ in range(100 * n):
-        a = space.sample(rng)
-        archs.setdefault(a.arch_id, a)
-        if len(archs) == n:
-            return list(archs.values())
-    raise invalid("n_archs", f"be at most the distinct architectures found in {100 * n} draws", n)
-
-
 # Stand-alone settings that results written before they existed were measured with.
-LEGACY_KEY = {"task_samples": 0, "standalone_init": "slice"}
+LEGACY_KEY = {"task_samples": 0, "standalone_init": "slice", "sample": "uniform"}
 
 
 def _ints(name: str, values: Any) -> tuple[int, ...]:
@@ -223,14 +215,14 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         supernet_epochs: int = 30, task_samples: int = 0, train_samples: int = 2000, val_samples: int = 1500,
         widths: tuple[int, ...] = (), depths: tuple[int, ...] = (), kernels: tuple[int, ...] = (),
         bn_per_width: bool = False, distill: bool = True, num_random: int = 2, calib_batches: int = 8,
-        batch_size: int = 128, lr: float = 5e-3, standalone_init: str = "reset", workers: int = 1, seed: int = 0,
+        batch_size: int = 128, lr: float = 5e-3, standalone_init: str = "reset", sample: str = "uniform", workers: int = 1, seed: int = 0,
         target_tau: float = 0.8, reuse: str = "", reuse_supernet: str = "", out: str | None = None, html: str | None = None) -> dict[str, Any]:
     """Measures ranking fidelity and writes JSON (and an HTML scatter beside it).
 
     Args:
         space: A trainable registered space.
         task: One of the space's tasks (default: its first).
-        n_archs: Architectures in the fixed, seeded uniform sample.
+        n_archs: Architectures in the fixed, seeded sample.
         seeds: Supernets trained (seeds derived from ``seed``).
         standalone_seeds: Stand-alone trainings per architecture (averaged; >= 2 for the ceiling).
         epochs: Stand-alone training epochs (warm-up 1 epoch, then cosine to zero).
@@ -245,6 +237,8 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         batch_size, lr: Batch size and peak learning rate of both recipes.
         standalone_init: ``reset`` (each arch's layers get their own default initialisation) or
             ``slice`` (the exported slices of a freshly built supernet).
+        sample: ``uniform`` (a uniform draw of the space) or ``bottleneck`` (an equal share of
+            the archs from each bottleneck-width stratum, :mod:`benchmarks.ranking_sample`).
         workers: Processes that run the trainings (1: this process); results do not depend on it.
         seed: Seed of the sample and of every derived seed.
         target_tau: The acceptance target recorded with the result.
@@ -263,6 +257,8 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         raise invalid("n_archs/seeds/standalone_seeds", "be >= 5, >= 1 and >= 2", (n_archs, seeds, standalone_seeds))
     if standalone_init not in ("reset", "slice"):
         raise invalid("standalone_init", "be one of ['reset', 'slice']", standalone_init)
+    if sample not in SAMPLES:
+        raise invalid("sample", f"be one of {list(SAMPLES)}", sample)
     widths, depths, kernels = (_ints(n, v) for n, v in (("widths", widths), ("depths", depths), ("kernels", kernels)))
     torch.set_num_threads(1)
     t_start = time.perf_counter()
@@ -272,14 +268,14 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
     if task_name not in tasks:
         raise invalid("task", f"be one of {list(tasks)} for space `{space}`", task_name)
     data = resize_task(_load_task(task_name, seed, task_samples), train_samples, val_samples)
-    archs = sample_archs(sp, n_archs, derive_seed(seed, 10))
+    archs = sample_for(sample, sp, n_archs, derive_seed(seed, 10))
     sa_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup_epochs=1, num_random=0, distill=False)
     sn_cfg = TrainConfig(epochs=supernet_epochs, batch_size=batch_size, lr=lr, warmup_epochs=1,
                          num_random=num_random, distill=distill)
     sa_key = {"space": space, "task": task_name, "widths": list(widths), "depths": list(depths), "kernels": list(kernels), "seed": seed,
               "standalone_seeds": standalone_seeds, "epochs": epochs, "train_samples": len(data.train),
               "val_samples": len(data.val), "batch_size": batch_size, "lr": lr}
-    sa_key |= {"task_samples": task_samples, "standalone_init": standalone_init}
+    sa_key |= {"task_samples": task_samples, "standalone_init": standalone_init, "sample": sample}
     prev = _reused(reuse, sa_key, archs) if reuse else None
     old = np.array([r["standalone"] for r in prev["archs"]]).T[:standalone_seeds] if prev else np.zeros((0, n_archs))
     sn_recipe = {"supernet_epochs": supernet_epochs, "distill": distill, "num_random": num_random,
@@ -304,12 +300,13 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
     payload = {
         "benchmark": "ranking", "space": space, "task": task_name,
         "variant": {"widths": list(widths), "depths": list(depths), "kernels": list(kernels), "bn_per_width": bn_per_width},
-        "n_archs": n_archs, "supernet_seeds": seeds, "standalone_seeds": standalone_seeds,
+        "n_archs": n_archs, "sample": sample, "sample_strata_bottleneck_width": strata_counts(sp, archs),
+        "supernet_seeds": seeds, "standalone_seeds": standalone_seeds,
         "standalone_key": sa_key, "standalone_reused_from": reuse or None, "standalone_seeds_reused": len(old),
         "supernets_reused_from": reuse_supernet or None,
         "recipe": {"standalone_epochs": epochs, "supernet_epochs": supernet_epochs, "task_samples": task_samples,
                    "train_samples": len(data.train), "val_samples": len(data.val), "batch_size": batch_size, "lr": lr,
-                   "standalone_init": standalone_init, "schedule": "AdamW, 1 warm-up epoch then cosine to 0 (both)",
+                   "standalone_init": standalone_init, "sample": sample, "schedule": "AdamW, 1 warm-up epoch then cosine to 0 (both)",
                    "supernet": "sandwich rule (largest, smallest, num_random random), BN recalibrated per subnet",
                    "distill": distill, "num_random": num_random, "calib_batches": calib_batches},
         **fid,
