@@ -5,11 +5,15 @@ weight is generated as a learned combination of ``T`` templates cut from its gro
 
     W_layer = sum_t alpha_layer[t] * template_t(bank_group)        (reshaped to the layer's shape)
 
-Templates are windows of the bank, read cyclically: layer ``j`` of a group starts its ``T`` windows at
-``o_j + t * B / T`` (``o_j``: its place in the group's bank, :mod:`nas.sharing.bank_layout`, so the
-group's layers are staggered over the bank and, when the bank holds the group, each layer's first
-template is private). When the bank is smaller than the layer, ``tile`` reads it cyclically the same
-way; ``interp`` linearly interpolates it to the layer's size and rolls it by ``o_j * n / B + t * n / T``.
+Templates are windows of the bank, laid out in one of two ways (:mod:`nas.sharing.bank_layout`):
+
+* *aligned* (budgets under the natural size): the layers of a group read the same ``T`` windows;
+  when the bank holds the layer they are spread evenly over it, when it is smaller ``tile`` reads it
+  cyclically from ``t * B / T`` and ``interp`` interpolates it to the layer's size and rolls it by
+  ``t * n / T``;
+* *staggered* (the budget a subnet uses is at least the natural size): layer ``j`` reads windows
+  from ``o_j + t * B / T``, cyclically, where ``o_j`` is its place in the group's bank, so that every
+  layer's first template is a slice of the bank that no other layer's first template touches.
 
 Budget rule (:class:`BankedSupernet`): the TOTAL of trainable parameters equals the budget
 exactly. Every parameter with two or more dimensions (conv and linear weights, embeddings,
@@ -17,8 +21,8 @@ attention projections) is generated from a bank; every other parameter (biases, 
 affine) stays plain and is paid from the budget, as are the coefficients (``T`` per banked
 layer); the banks share what is left, in proportion to the natural size of their groups (largest
 remainder, so the sum is exact), none smaller than its group's largest layer where the budget
-allows it (:func:`~nas.sharing.bank_layout.bank_sizes`). With ``budget_choices`` a subnet may use only the leading share
-of every bank (:mod:`nas.sharing.bank_budget`).
+allows it (:func:`~nas.sharing.bank_layout.bank_sizes`). With ``budget_choices`` a subnet may use
+only the leading share of every bank (:mod:`nas.sharing.bank_budget`).
 
 Entangled slicing is unchanged: the supernet's elastic ops slice the generated max weight, which
 :class:`BankedSupernet` regenerates at the start of every forward pass (and before export).
@@ -46,7 +50,8 @@ __all__ = ["UPSAMPLE", "BankedLayer", "BankedSupernet", "bank_weight", "banked_l
 UPSAMPLE = ("tile", "interp")
 
 
-def bank_weight(bank: torch.Tensor, coefs: torch.Tensor, numel: int, upsample: str, offset: int = 0) -> torch.Tensor:
+def bank_weight(bank: torch.Tensor, coefs: torch.Tensor, numel: int, upsample: str,
+                offset: int | None = None) -> torch.Tensor:
     """Generates a flat weight of ``numel`` values from ``bank`` with template coefficients ``coefs``.
 
     Standalone on purpose (only ``torch`` and ``F``): its source is copied into banked exports.
@@ -56,17 +61,26 @@ def bank_weight(bank: torch.Tensor, coefs: torch.Tensor, numel: int, upsample: s
         coefs: The layer's template coefficients, shape ``(T,)``.
         numel: Number of values of the generated weight.
         upsample: ``tile`` or ``interp``: how a bank smaller than the layer is enlarged.
-        offset: Where the layer's first template starts in the bank (``0 <= offset < B``).
+        offset: ``None``: the aligned layout (the windows every layer of the group reads); else the
+            staggered layout, where the layer's first template starts at ``offset`` (``0 <= offset < B``).
     """
     size, count = bank.shape[0], coefs.shape[0]
     pos = torch.arange(numel, device=bank.device)
-    if size < numel and upsample == "interp":
-        src = F.interpolate(bank.view(1, 1, size), size=numel, mode="linear", align_corners=True).view(numel)
-        first = (offset * numel) // size
-        index = torch.stack([(pos + first + (t * numel) // count) % numel for t in range(count)])
-    else:  # windows of the bank (tiled cyclically when it is smaller than the layer)
-        src = bank
+    if offset is not None and (size >= numel or upsample == "tile"):  # staggered windows, read cyclically
         index = torch.stack([(pos + offset + (t * size) // count) % size for t in range(count)])
+        src = bank
+    elif size >= numel:  # aligned windows spread evenly over the bank
+        span = size - numel
+        starts = [(t * span) // max(1, count - 1) for t in range(count)]
+        index = torch.stack([pos + s for s in starts])
+        src = bank
+    elif upsample == "interp":
+        src = F.interpolate(bank.view(1, 1, size), size=numel, mode="linear", align_corners=True).view(numel)
+        first = (offset or 0) * numel // size
+        index = torch.stack([(pos + first + (t * numel) // count) % numel for t in range(count)])
+    else:
+        index = torch.stack([(pos + (t * size) // count) % size for t in range(count)])
+        src = bank
     return coefs @ src[index]
 
 
@@ -182,8 +196,13 @@ class BankedSupernet(Supernet):
         f = self.fraction if fraction is None else fraction
         return full if f >= 1.0 else full[: bank_length(full.numel(), f)]
 
-    def layer_offset(self, i: int, fraction: float | None = None) -> int:
-        """Where banked layer ``i`` starts its templates in its group's bank (as ``fraction`` uses it)."""
+    def layer_offset(self, i: int, fraction: float | None = None) -> int | None:
+        """Where banked layer ``i`` starts its templates in its group's bank as a subnet with budget
+        ``fraction`` (default: the active one) uses it; ``None`` (aligned layout) when the budget it
+        uses is under the natural size."""
+        f = self.fraction if fraction is None else fraction
+        if f * self.budget < self.natural:
+            return None
         return layer_offset(self._positions[i], self.bank(self.groups[i], fraction).numel())
 
     def layer_weight(self, i: int) -> torch.Tensor:

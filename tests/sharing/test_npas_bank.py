@@ -51,10 +51,11 @@ def test_templates_tile_interpolate_or_window_the_bank():
     # interpolated to the layer's size, then rolled by t * n / T
     assert bank_weight(bank, torch.tensor([1.0, 0.0]), 5, "interp").tolist() == [0, 0.5, 1, 1.5, 2]
     assert bank_weight(bank, torch.tensor([0.0, 1.0]), 5, "interp").tolist() == [1, 1.5, 2, 0, 0.5]
-    # a bank at least as large as the layer: windows from t * B / T, read cyclically, combined linearly
+    # a bank at least as large as the layer (aligned): windows spread evenly, combined linearly
     big = torch.arange(6.0)
-    assert bank_weight(big, torch.tensor([1.0, 1.0, 1.0]), 4, "tile").tolist() == [6, 9, 6, 9]
-    # a layer's offset shifts every template: tiled, windowed and interpolated alike
+    assert bank_weight(big, torch.tensor([1.0, 1.0, 1.0]), 4, "tile").tolist() == [3, 6, 9, 12]
+    # staggered: windows from offset + t * B / T, read cyclically (tiled or interpolated banks alike)
+    assert bank_weight(big, torch.tensor([1.0, 1.0, 1.0]), 4, "tile", offset=0).tolist() == [6, 9, 6, 9]
     assert bank_weight(big, torch.tensor([1.0, 0.0, 0.0]), 4, "tile", offset=3).tolist() == [3, 4, 5, 0]
     assert bank_weight(bank, torch.tensor([1.0, 0.0]), 5, "tile", offset=2).tolist() == [2, 0, 1, 2, 0]
     assert bank_weight(bank, torch.tensor([1.0, 0.0]), 5, "interp", offset=1).tolist() == [0.5, 1, 1.5, 2, 0]
@@ -62,6 +63,7 @@ def test_templates_tile_interpolate_or_window_the_bank():
 
 @pytest.mark.parametrize("how", ["type", "single"])
 def test_at_full_budget_every_layer_owns_its_first_template_and_no_bank_is_tiled(mnist1d_task, how):
+    assert {tiny_banked(mnist1d_task, 0.5, how).layer_offset(i) for i in range(3)} == {None}  # aligned under 100%
     net = tiny_banked(mnist1d_task, 2.0, how)
     with torch.no_grad():
         for b in net.banks:  # every bank value distinct: a generated value names the bank value it came from
