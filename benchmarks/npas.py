@@ -273,7 +273,8 @@ def run(budgets: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0), seeds: int = 3, e
                      "learned_groups": "k-means on warm-up coefficient changes (learned - initial)"
                                        + (", capacity-constrained: group loads within 0.75-1.25x an equal share"
                                           if balance else ", plain"),
-                     "bank_layout": "templates staggered per layer (o_j = c_j * B // L), read cyclically; banks "
+                     "bank_layout": "templates aligned under the natural size, staggered per layer "
+                                    "(o_j = c_j * B // L, read cyclically) at budgets >= 100%; banks "
                                     "proportional, none below its largest layer where the budget allows "
                                     "(nas.sharing.bank_layout)",
                      "metric": "test accuracy (%) of the max architecture, mean/std over seeds"},
