@@ -7,6 +7,7 @@ built-in encoder in :data:`ENCODERS`.
 from __future__ import annotations
 
 from predictors.base import PREDICTORS, Predictor, make_predictor, register_predictor
+from predictors.blend import BlendPredictor
 from predictors.encoding import (
     ENCODERS,
     MACRO_FEATURE_NAMES,
@@ -34,6 +35,7 @@ from predictors.ranking import RankingMLPPredictor
 from predictors.trees import ExtraTreesPredictor, GBMPredictor, RandomForestPredictor
 
 __all__ = [
+    "BlendPredictor",
     "ENCODERS",
     "MACRO_FEATURE_NAMES",
     "NB201_EDGES",

@@ -139,11 +139,11 @@ def test_proposals_after_the_first_fit_record_their_predictions_in_the_trial_row
 
 def test_predictions_of_a_pending_batch_survive_a_checkpoint():
     space = toy_space()
-    original = _strategy(5)
+    original = _strategy(5, batch_schedule=((50, 2),))
     study, _ = run_loop(original, budget=13)  # mid-batch: one planned arch still pending
     state = json.loads(json.dumps(original.state_dict()))
     assert state["predicted"]
-    restored = _strategy(999)
+    restored = _strategy(999, batch_schedule=((50, 2),))
     restored.bind(study, space, OBJECTIVES, ())
     restored.load_state_dict(state)
     again = restored.ask(1)[0]
