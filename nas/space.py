@@ -13,6 +13,7 @@ import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -95,9 +96,9 @@ class Arch:
         """Canonical JSON text: the form that ``arch_id`` hashes."""
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=False)
 
-    @property
+    @cached_property
     def arch_id(self) -> str:
-        """Stable 12-hex-digit id of the canonical form."""
+        """Stable 12-hex-digit id of the canonical form (computed once per instance)."""
         return hashlib.sha1(self.to_json().encode()).hexdigest()[:12]
 
     def short(self) -> str:

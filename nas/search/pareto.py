@@ -22,24 +22,40 @@ def to_losses(values: np.ndarray, objectives: Sequence[Objective]) -> np.ndarray
 
 
 def pareto_mask(losses: np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``losses`` (duplicates all kept)."""
+    """Boolean mask of the non-dominated rows of ``losses`` (duplicates all kept).
+
+    Two objectives take an ``O(n log n)`` sweep; more compare each row with the front found so far.
+    """
     losses = np.asarray(losses, dtype=float)
     n = len(losses)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    if losses.ndim == 2 and losses.shape[1] == 2:
+        return _pareto_mask_2d(losses)
     mask = np.ones(n, dtype=bool)
     order = np.lexsort(losses.T[::-1])  # sort by first objective, ties by the next
-    front: list[int] = []
+    front = np.empty((0, losses.shape[1]))
     for i in order:
         p = losses[i]
-        dominated = False
-        for j in front:
-            q = losses[j]
-            if np.all(q <= p) and np.any(q < p):
-                dominated = True
-                break
-        if dominated:
+        if np.any(np.all(front <= p, axis=1) & np.any(front < p, axis=1)):
             mask[i] = False
         else:
-            front.append(i)
+            front = np.vstack([front, p])
+    return mask
+
+
+def _pareto_mask_2d(losses: np.ndarray) -> np.ndarray:
+    """:func:`pareto_mask` for two objectives: sorted by ``(x, y)``, a row is dominated when an
+    earlier row with a smaller ``x`` has ``y`` at most its own, or one with the same ``x`` a smaller ``y``."""
+    order = np.lexsort((losses[:, 1], losses[:, 0]))
+    x, y = losses[order, 0], losses[order, 1]
+    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    group_start = starts[np.searchsorted(starts, np.arange(len(x)), side="right") - 1]
+    prefix_min = np.minimum.accumulate(y)
+    before = np.where(group_start > 0, prefix_min[np.maximum(group_start - 1, 0)], np.inf)
+    dominated = (before <= y) | (y > y[group_start])
+    mask = np.empty(len(x), dtype=bool)
+    mask[order] = ~dominated
     return mask
 
 

@@ -44,6 +44,15 @@ def test_objectives_and_constraints():
         parse_objectives("foo:min", metrics=("accuracy",))
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_pareto_mask_equals_the_pairwise_definition(k):
+    rng = np.random.default_rng(k)
+    for _ in range(100):  # small integer grids: many ties and duplicates
+        losses = rng.integers(0, 5, (int(rng.integers(1, 30)), k)).astype(float)
+        dominated = [any(np.all(q <= p) and np.any(q < p) for q in losses) for p in losses]
+        assert pareto_mask(losses).tolist() == [not d for d in dominated]
+
+
 def test_pareto_mask_and_hypervolume_2d():
     objs = parse_objectives("accuracy:max,latency_ms:min")
     values = np.array([[90, 2.0], [95, 3.0], [85, 2.5], [95, 3.0], [80, 1.0]])
