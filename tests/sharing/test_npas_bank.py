@@ -166,3 +166,21 @@ def test_a_searched_budget_uses_the_leading_share_of_every_bank(mnist1d_task, tm
     res = export_arch(net, mnist1d_task, half, tmp_path / "h", formats="pytorch,banked", eval_config=fast)
     assert res.verify["banked"]["max_abs_diff"] <= 1e-5
     assert res.verify["banked"]["stored_params"] == net.stored_params(half)
+
+
+def test_a_staggered_banked_export_equals_the_supernet_at_every_searched_budget(mnist1d_task, tmp_path):
+    from nas.evaluate import EvalConfig
+    from nas.export.pipeline import export_arch
+    from nas.profiling.measure import LatencyProtocol
+    from nas.sharing.bank_budget import BUDGET_LABEL
+    from nas.sharing.npas import make_groups
+
+    inner = tiny_cnn1d(mnist1d_task)
+    groups = make_groups("type", banked_layers(inner), None, 0)
+    net = BankedSupernet(inner, groups, 2 * natural_size(mnist1d_task), budget_choices=(0.5, 1.0)).eval()
+    half = net.space.make(net.max_arch().to_dict() | {BUDGET_LABEL: 0.5})
+    assert 0 < net.layer_offset(2, 0.5) < net.layer_offset(2, 1.0)  # the second block conv of its group
+    fast = EvalConfig(calib_batches=1, calib_batch_size=64, latency=LatencyProtocol(warmup=2, repeats=5))
+    for name, arch in (("full", net.max_arch()), ("half", half)):
+        res = export_arch(net, mnist1d_task, arch, tmp_path / name, formats="pytorch,banked", eval_config=fast)
+        assert res.verify["banked"]["max_abs_diff"] <= 1e-5
