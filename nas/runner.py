@@ -346,7 +346,7 @@ class _StoreRecorder:
                          error=row.get("error", ""), worker=row.get("worker", ""))
 
     def checkpoint(self, strategy_state: dict[str, Any], spent: Spent) -> None:
-        self.store.write_json("strategy.json", {"state": strategy_state})
+        self.store.write_json("strategy.json", {"state": strategy_state}, indent=None)
         if time.monotonic() - self._manifest_at >= self.MANIFEST_EVERY_S:  # resume recounts evaluations from rows
             self.store.update_manifest(spent=spent.to_dict())
             self._manifest_at = time.monotonic()

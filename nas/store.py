@@ -255,10 +255,15 @@ class RunStore:
         self._journal_ready = True
 
     # ---- json side files ------------------------------------------------------------------
-    def write_json(self, name: str, data: Any) -> None:
+    def write_json(self, name: str, data: Any, indent: int | None = 2) -> None:
         """Writes ``data`` as JSON to ``name`` atomically (skipped when this store last wrote the
-        same text there: a strategy without state checkpoints ``{}`` after every evaluation)."""
-        text = json.dumps(data, indent=2, default=_json_default)
+        same text there: a strategy without state checkpoints ``{}`` after every evaluation).
+
+        ``indent=None`` writes one line with the C encoder: the predictor strategy's state, written
+        after every evaluation, holds every evaluated architecture, and the indenting encoder (pure
+        Python) spent 36 ms per evaluation on it at 1,000 evaluations.
+        """
+        text = json.dumps(data, indent=indent, default=_json_default)
         if self._written.get(name) == text and self.file(name).exists():
             return
         atomic_write_text(self.file(name), text)

@@ -54,7 +54,7 @@ from nas.search.candidates import INIT_METHODS, initial_design
 from nas.search.loop import derive_seed
 from nas.search.optuna_strategies import STRATEGIES
 from nas.search.pareto import pareto_mask
-from nas.search.round_pool import INNER_METHODS, searched_pool
+from nas.search.round_pool import INNER_METHODS, searched_pool, uniform_sample
 from nas.space import Arch
 
 __all__ = ["PredictorStrategy", "DEFAULT_MODELS", "DEFAULT_SETTINGS"]
@@ -63,8 +63,12 @@ STATE_VERSION = 1
 DEFAULT_MODELS: dict[str, str] = {"maximize": "blend", "minimize": "ridge", "constraint": "ridge"}
 """Predictor per objective direction: accuracy-like objectives get the random-forest + MLP-ensemble
 blend (:mod:`predictors.blend`), latency-like costs a ridge (they are nearly linear in the features)."""
-DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {"random_forest": {"n_estimators": 64}, "extra_trees": {"n_estimators": 64},
-                                               "gbm": {"n_bags": 3, "n_estimators": 100}}
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    "random_forest": {"n_estimators": 64}, "extra_trees": {"n_estimators": 64}, "gbm": {"n_bags": 3, "n_estimators": 100},
+    "mlp_ensemble": {"batch_size": 1024},
+    "blend": {"settings": {"random_forest": {"n_estimators": 64}, "mlp_ensemble": {"batch_size": 1024}}}}
+"""Predictor settings in a round: a 64-tree forest, and the MLP ensemble full-batch up to 1,024
+evaluations (200 steps whatever the data; mini-batches of 256 took 4x the steps at 1,000)."""
 
 
 class PredictorStrategy(Strategy):
@@ -101,7 +105,7 @@ class PredictorStrategy(Strategy):
     def __init__(self, seed: int, *, n_initial: int = 10, init: str = "sobol", models: Mapping[str, str] | None = None,
                  cap_quantile: float = 0.75, ref_quantile: float = 0.9, std_scale: float = 0.5,
                  batch_schedule: Sequence[tuple[int, int]] = ((100, 1), (300, 5)), max_batch: int = 10,
-                 batch_growth: float = 0.02,
+                 batch_growth: float = 0.05,
                  pool_limit: int = 20_000, inner: str = "local", inner_trials: int = 1000, inner_population: int = 100,
                  features: Callable[[Arch], np.ndarray] | None = None) -> None:
         super().__init__(seed)
@@ -131,6 +135,7 @@ class PredictorStrategy(Strategy):
         self.round_seconds: list[float] = []
         self._cache: dict[str, np.ndarray] = {}
         self._pool: list[Arch] | None = None
+        self._uniform: tuple[int, list[Arch], np.ndarray] | None = None
         self._reset(seed)
 
     def _reset(self, seed: int) -> None:
@@ -154,7 +159,7 @@ class PredictorStrategy(Strategy):
             self._encode: Callable[[Arch], np.ndarray] = (lambda a: spec.encode(space, a)) if spec else space.encode
         else:
             self._encode = self.features
-        self._cache, self._pool, self._synced = {}, None, False
+        self._cache, self._pool, self._uniform, self._synced = {}, None, None, False
 
     def ask(self, n: int) -> list[Proposal]:  # noqa: D102
         study, space = self._require_bound()
@@ -313,8 +318,10 @@ class PredictorStrategy(Strategy):
             mean, std = self._predict(obj_models, X)
             return mean - std
 
+        if self._uniform is None or self._uniform[0] != self.seed:  # drawn once per seed, not per round
+            self._uniform = (self.seed, *uniform_sample(space, self._encode, self.seed))
         return searched_pool(space, self._encode, optimistic, front_archs, taken, self.seed, self._round, self.inner,
-                             self.inner_trials, self.inner_population)
+                             self.inner_trials, self.inner_population, uniform=self._uniform[1:])
 
     def _model_round(self, q: int, taken: set[str]) -> list[Arch]:
         obj_models, con_models = self._fit()

@@ -17,7 +17,7 @@ from nas.search.candidates import elite_rows, inner_search, local_pool, neighbou
 from nas.search.loop import derive_seed
 from nas.space import Arch, SearchSpace
 
-__all__ = ["searched_pool", "INNER_METHODS", "MAX_REFERENCE_SAMPLE", "MAX_NEIGHBOURED", "LOCAL_ELITE"]
+__all__ = ["searched_pool", "uniform_sample", "INNER_METHODS", "MAX_REFERENCE_SAMPLE", "MAX_NEIGHBOURED", "LOCAL_ELITE"]
 
 INNER_METHODS = ("local", "nsga2")
 MAX_REFERENCE_SAMPLE = 1024
@@ -28,9 +28,17 @@ LOCAL_ELITE = 16
 """Best-predicted uniform samples that seed the local search beside the measured front."""
 
 
+def uniform_sample(space: SearchSpace, encode: Callable[[Arch], np.ndarray], seed: int) -> tuple[list[Arch], np.ndarray]:
+    """The round's uniform sample (the same in every round of a strategy seed) and its features."""
+    sample_rng = np.random.default_rng(derive_seed(seed, 17))
+    archs = [space.sample(sample_rng) for _ in range(MAX_REFERENCE_SAMPLE)]
+    return archs, np.vstack([np.asarray(encode(a), dtype=float).reshape(-1) for a in archs])
+
+
 def searched_pool(space: SearchSpace, encode: Callable[[Arch], np.ndarray], optimistic: Callable[[np.ndarray], np.ndarray],
                   front: Sequence[Arch], taken: set[str], seed: int, round_: int, inner: str = "local",
-                  inner_trials: int = 1000, inner_population: int = 100) -> tuple[list[Arch], np.ndarray, np.ndarray]:
+                  inner_trials: int = 1000, inner_population: int = 100,
+                  uniform: tuple[list[Arch], np.ndarray] | None = None) -> tuple[list[Arch], np.ndarray, np.ndarray]:
     """Unevaluated candidates of one round, their features, and the rows of the uniform sample.
 
     Args:
@@ -45,13 +53,16 @@ def searched_pool(space: SearchSpace, encode: Callable[[Arch], np.ndarray], opti
         inner: ``local`` or ``nsga2``.
         inner_trials: NSGA-II trials.
         inner_population: NSGA-II population.
+        uniform: :func:`uniform_sample` of this space, encoding and seed, when the caller keeps it
+            between rounds (drawn and encoded here otherwise).
 
     Raises:
         ValueError: naming ``inner`` when it is unknown.
     """
     if inner not in INNER_METHODS:
         raise ValueError(f"`inner` must be one of {list(INNER_METHODS)}, got {inner!r}")
-    rows: dict[str, np.ndarray] = {}
+    uniform_archs, uniform_x = uniform if uniform is not None else uniform_sample(space, encode, seed)
+    rows: dict[str, np.ndarray] = {a.arch_id: x for a, x in zip(uniform_archs, uniform_x)}
 
     def features(archs: Sequence[Arch]) -> np.ndarray:
         out = []
@@ -65,17 +76,15 @@ def searched_pool(space: SearchSpace, encode: Callable[[Arch], np.ndarray], opti
     def score(archs: Sequence[Arch]) -> np.ndarray:
         return optimistic(features(archs))
 
-    sample_rng = np.random.default_rng(derive_seed(seed, 17))
-    uniform = [space.sample(sample_rng) for _ in range(MAX_REFERENCE_SAMPLE)]
     if inner == "nsga2":
-        k = score(uniform[:1]).shape[1]
+        k = score(uniform_archs[:1]).shape[1]
         found = inner_search(space, score, k, inner_trials, inner_population, derive_seed(seed, 19, round_))
     else:
-        best = [uniform[i] for i in elite_rows(score(uniform), LOCAL_ELITE)]
+        best = [uniform_archs[i] for i in elite_rows(score(uniform_archs), LOCAL_ELITE)]
         found = local_pool(space, score, list(front[:MAX_NEIGHBOURED]) + best, np.random.default_rng(derive_seed(seed, 19, round_)))
     for a in front[:MAX_NEIGHBOURED]:
         found.extend(neighbours(space, a))
-    pool: dict[str, Arch] = {a.arch_id: a for a in uniform if a.arch_id not in taken}
+    pool: dict[str, Arch] = {a.arch_id: a for a in uniform_archs if a.arch_id not in taken}
     ref_rows = np.arange(len(pool))
     for a in found:
         if a.arch_id not in taken:
