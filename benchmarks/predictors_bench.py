@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from predictors import PREDICTORS, NB201Encoder, make_predictor, regression_report
+from predictors.trees import HAS_XGBOOST
 from benchmarks.results_io import write_result
 
 __all__ = ["run", "main"]
@@ -109,6 +110,7 @@ def run(
         "split_seed": int(split_seed),
         "encoder": "nb201",
         "platform": {"python": platform.python_version(), "machine": platform.machine()},
+        "gbm_backend": "xgboost" if HAS_XGBOOST else "sklearn",  # gbm falls back when xgboost is absent
         "total_s": round(time.perf_counter() - t_start, 2),
         "results": results,
     }
