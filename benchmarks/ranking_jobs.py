@@ -30,11 +30,13 @@ INITS = ("reset", "slice")
 
 @dataclass(frozen=True)
 class Variant:
-    """The benchmarked space: a registered space, or a ``cnn1d`` variant of it.
+    """The benchmarked space: a registered space, or a ``cnn1d`` / ``mbconv`` variant of it.
 
     Attributes:
         space: A trainable registered space.
-        widths, depths, kernels: ``cnn1d`` options (empty: the registered space's).
+        widths: Channel options of every stage (``cnn1d``, ``mbconv``; empty: the registered
+            space's, which for ``mbconv`` means fixed widths and no width choice).
+        depths, kernels: ``cnn1d`` options (empty: the registered space's).
         bn_per_width: ``cnn1d``: one BatchNorm per width option.
     """
 
@@ -56,9 +58,16 @@ class Variant:
         spec = SPACES.get(self.space, "space")
         if not spec.trainable:
             raise ConfigError(f"`space` must be a trainable space for the ranking benchmark, got {self.space!r} (table-backed)")
+        if self.space == "mbconv" and self.widths:
+            if self.depths or self.kernels or self.bn_per_width:
+                raise ConfigError("`depths/kernels/bn_per_width` apply to cnn1d only; mbconv takes `widths` alone")
+            from search_spaces.mbconv import build_mbconv_space
+
+            return build_mbconv_space(self.widths), spec.build_supernet, spec.tasks  # type: ignore[return-value]
         if self.space != "cnn1d":
             if self.widths or self.depths or self.kernels or self.bn_per_width:
-                raise ConfigError(f"`widths/depths/kernels/bn_per_width` apply to cnn1d only, got them for {self.space!r}")
+                raise ConfigError(f"`widths/depths/kernels/bn_per_width` apply to cnn1d (and `widths` to mbconv) only, "
+                                  f"got them for {self.space!r}")
             return spec.build_space(), spec.build_supernet, spec.tasks  # type: ignore[return-value]
         from search_spaces.cnn1d import DEPTHS, KERNELS, WIDTHS, CNN1dSupernet, build_cnn1d_space
 
