@@ -12,8 +12,8 @@ For ``cnn1d`` the benchmark variant is set by ``widths`` / ``depths`` / ``kernel
 as the registered space) and ``bn_per_width``; ``task_samples`` generates a larger MNIST-1D, and
 ``train_samples`` / ``val_samples`` resize the task's splits (validation samples are taken from
 the end of the training split when needed). ``sample`` picks the architecture sample: a uniform
-draw of the space, or ``bottleneck``, an equal share from each bottleneck-width stratum
-(:mod:`benchmarks.ranking_sample`). Stand-alone modules start from their own default
+draw of the space, or ``bottleneck`` / ``last-width``, an equal share from each stratum of the
+narrowest / the last stage's width (:mod:`benchmarks.ranking_sample`). Stand-alone modules start from their own default
 initialisation (``standalone_init=reset``) unless ``slice`` is asked for. The trainings run in
 ``workers`` processes (:mod:`benchmarks.ranking_jobs`); every job is seeded on its own.
 
@@ -240,8 +240,9 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         batch_size, lr: Batch size and peak learning rate of both recipes.
         standalone_init: ``reset`` (each arch's layers get their own default initialisation) or
             ``slice`` (the exported slices of a freshly built supernet).
-        sample: ``uniform`` (a uniform draw of the space) or ``bottleneck`` (an equal share of
-            the archs from each bottleneck-width stratum, :mod:`benchmarks.ranking_sample`).
+        sample: ``uniform`` (a uniform draw of the space), ``bottleneck`` or ``last-width`` (an
+            equal share of the archs from each stratum of the narrowest / the last stage's
+            width, :mod:`benchmarks.ranking_sample`).
         workers: Processes that run the trainings (1: this process); results do not depend on it.
         seed: Seed of the sample and of every derived seed.
         target_tau: The acceptance target recorded with the result.
@@ -304,6 +305,7 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
         "benchmark": "ranking", "space": space, "task": task_name,
         "variant": {"widths": list(widths), "depths": list(depths), "kernels": list(kernels), "bn_per_width": bn_per_width},
         "n_archs": n_archs, "sample": sample, "sample_strata_bottleneck_width": strata_counts(sp, archs),
+        "sample_strata_last_width": strata_counts(sp, archs, "last-width"),
         "supernet_seeds": seeds, "standalone_seeds": standalone_seeds,
         "standalone_key": sa_key, "standalone_reused_from": reuse or None, "standalone_seeds_reused": len(old),
         "supernets_reused_from": reuse_supernet or None,

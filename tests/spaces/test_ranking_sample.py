@@ -35,7 +35,7 @@ def test_stratified_sample_errors_name_the_parameter_and_the_shortfall():
         sample_stratified(space, 4, 0, [2, 4], bottleneck_width)
     with pytest.raises(ConfigError, match="`n_archs` must be at least the 2 strata"):
         sample_for("bottleneck", space, 1, seed=0)
-    with pytest.raises(ConfigError, match=r"`sample` must be one of \['uniform', 'bottleneck'\], got 'sorted'"):
+    with pytest.raises(ConfigError, match=r"`sample` must be one of \['uniform', 'bottleneck', 'last-width'\], got 'sorted'"):
         sample_for("sorted", space, 4, seed=0)
 
 
@@ -55,3 +55,15 @@ def test_bench_ranking_records_the_stratified_sample(tmp_path):
     assert r["sample"] == "bottleneck" and r["recipe"]["sample"] == "bottleneck"
     assert r["sample_strata_bottleneck_width"] == {"2": 3, "4": 2}
     assert r["standalone_key"]["sample"] == "bottleneck" and len(r["archs"]) == 5
+
+
+def test_last_width_sample_stratifies_over_the_last_stage_width():
+    from benchmarks.ranking_sample import last_width
+    from search_spaces.mbconv import build_mbconv_space
+
+    space = build_mbconv_space((1, 2, 4, 8))
+    archs = sample_for("last-width", space, 10, seed=0)
+    assert [last_width(a) for a in archs] == [1, 1, 1, 2, 2, 2, 4, 4, 8, 8]
+    assert [last_width(a) for a in archs] == [int(a["s3.width"]) for a in archs]
+    assert strata_counts(space, archs, "last-width") == {"1": 3, "2": 3, "4": 2, "8": 2}
+    assert len({a.arch_id for a in archs}) == 10
