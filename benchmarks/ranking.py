@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from benchmarks.ranking_jobs import Variant, standalone_job, supernet_job, run_jobs, train_standalone
-from benchmarks.ranking_sample import SAMPLES, sample_for, strata_counts
+from benchmarks.ranking_sample import SAMPLES, bottleneck_width, last_width, sample_for, strata_counts, within_strata
 from benchmarks.ranking_sample import sample_uniform as sample_archs
 from benchmarks.results_io import write_result
 from nas.errors import ConfigError, invalid
@@ -206,6 +206,14 @@ def _reused_supernets(prev: dict[str, Any], recipe: dict[str, Any], bn_per_width
     return {f"seed{i}": [float(r["supernet"][f"seed{i}"]) for r in prev["archs"]] for i in range(seeds)}
 
 
+def _within(sample: str, sa: np.ndarray, sn: dict[str, list[float]], archs: list[Any]) -> dict[str, Any] | None:
+    """The per-stratum figures of a stratified sample (None for a uniform one)."""
+    if sample == "uniform":
+        return None
+    key = bottleneck_width if sample == "bottleneck" else last_width
+    return {"stratified_by": sample, "strata": within_strata(sa, sn, [key(a) for a in archs])}
+
+
 def _meets(fid: dict[str, Any], target_tau: float) -> dict[str, bool]:
     tau = fid["summary"]["kendall_tau"]["mean"]
     checks = {"spread_at_least_10_points": fid["standalone_spread_points"] >= 10.0,
@@ -315,6 +323,7 @@ def run(space: str = "cnn1d", task: str = "", n_archs: int = 30, seeds: int = 3,
                    "supernet": "sandwich rule (largest, smallest, num_random random), BN recalibrated per subnet",
                    "distill": distill, "num_random": num_random, "calib_batches": calib_batches},
         **fid,
+        "within_strata": _within(sample, sa, sn, archs),
         "target_tau": target_tau, "acceptance": meets, "meets_target": meets["all"],
         "archs": [{"arch_id": a.arch_id, "arch": a.to_dict(), "standalone": sa[:, i].tolist(), "macs": macs[i],
                    "params": params[i], "supernet": {k: v[i] for k, v in sn.items()}} for i, a in enumerate(archs)],

@@ -28,7 +28,7 @@ import numpy as np
 
 from nas.errors import invalid
 
-__all__ = ["SAMPLES", "bottleneck_width", "last_width", "sample_uniform", "sample_stratified", "sample_for", "strata_counts"]
+__all__ = ["SAMPLES", "bottleneck_width", "last_width", "within_strata", "sample_uniform", "sample_stratified", "sample_for", "strata_counts"]
 
 SAMPLES = ("uniform", "bottleneck", "last-width")
 DRAWS_PER_ARCH = 2000  # bound on the space draws per requested arch (the rarest cnn1d stratum is 1 in 64)
@@ -148,3 +148,33 @@ def strata_counts(space: Any, archs: list[Any], kind: str = "bottleneck") -> dic
         w = str(key(a))
         counts[w] = counts.get(w, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: int(kv[0])))
+
+
+def within_strata(standalone: np.ndarray, supernet: dict[str, list[float]], keys: list[Any]) -> dict[str, Any]:
+    """Rank figures inside each stratum: how much of the whole-sample tau is ordering across strata.
+
+    Args:
+        standalone: Stand-alone accuracies ``(n_seeds, n_archs)``.
+        supernet: Supernet accuracies per supernet seed, in arch order.
+        keys: The stratum of each arch.
+
+    Returns:
+        Per stratum (as a string key): ``n``, the stand-alone ``range`` (mean over seeds), the
+        ``noise_ceiling_tau`` (mean over seed pairs) and the supernet ``kendall_tau`` against the
+        stand-alone mean (mean and std over supernet seeds).
+    """
+    from itertools import combinations
+
+    from predictors.metrics import kendall_tau
+
+    out: dict[str, Any] = {}
+    for stratum in sorted(set(keys)):
+        idx = [i for i, k in enumerate(keys) if k == stratum]
+        sa = standalone[:, idx]
+        mean = sa.mean(axis=0)
+        taus = [kendall_tau(mean, np.asarray(acc)[idx]) for acc in supernet.values()]
+        pairs = [kendall_tau(sa[i], sa[j]) for i, j in combinations(range(len(sa)), 2)]
+        out[str(stratum)] = {"n": len(idx), "range": [float(mean.min()), float(mean.max())],
+                             "noise_ceiling_tau": float(np.mean(pairs)),
+                             "kendall_tau": {"mean": float(np.mean(taus)), "std": float(np.std(taus))}}
+    return out

@@ -103,3 +103,16 @@ def test_reuse_adds_standalone_seeds_and_can_keep_the_supernets(tmp_path, capsys
     capsys.readouterr()
     assert main(["bench", "ranking", *TINY[:-2], "--calib-batches", "2", "--reuse-supernet", str(first)]) == 2
     assert "`reuse_supernet` file must have the same supernet `calib_batches`, got 1 != 2" in capsys.readouterr().err
+
+
+def test_bench_ranking_mbconv_widths_with_a_last_width_sample(tmp_path):
+    out = tmp_path / "mbconv.json"
+    args = ["bench", "ranking", "--space", "mbconv", "--task", "digits", "--widths", "1,2", "--sample", "last-width",
+            "--n-archs", "5", "--seeds", "1", "--epochs", "1", "--supernet-epochs", "1", "--train-samples", "128",
+            "--val-samples", "200", "--calib-batches", "1", "--out", str(out)]
+    assert main(args) == 0
+    r = json.loads(out.read_text())
+    assert r["sample_strata_last_width"] == {"1": 3, "2": 2} and r["variant"]["widths"] == [1, 2]
+    assert [a["arch"]["s3.width"] for a in r["archs"]] == [1, 1, 1, 2, 2]
+    strata = r["within_strata"]
+    assert strata["stratified_by"] == "last-width" and [s["n"] for s in strata["strata"].values()] == [3, 2]

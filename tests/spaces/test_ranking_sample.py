@@ -67,3 +67,17 @@ def test_last_width_sample_stratifies_over_the_last_stage_width():
     assert [last_width(a) for a in archs] == [int(a["s3.width"]) for a in archs]
     assert strata_counts(space, archs, "last-width") == {"1": 3, "2": 3, "4": 2, "8": 2}
     assert len({a.arch_id for a in archs}) == 10
+
+
+def test_within_strata_separates_the_order_inside_each_stratum():
+    import numpy as np
+
+    from benchmarks.ranking_sample import within_strata
+
+    # two strata far apart; inside stratum "a" the supernet reverses the order, inside "b" it keeps it
+    standalone = np.array([[10.0, 11.0, 12.0, 90.0, 91.0, 92.0], [10.5, 11.5, 12.5, 90.5, 91.5, 92.5]])
+    supernet = {"seed0": [3.0, 2.0, 1.0, 7.0, 8.0, 9.0]}
+    got = within_strata(standalone, supernet, ["a", "a", "a", "b", "b", "b"])
+    assert got["a"]["kendall_tau"]["mean"] == -1.0 and got["b"]["kendall_tau"]["mean"] == 1.0
+    assert got["a"]["noise_ceiling_tau"] == 1.0 and got["a"]["n"] == 3
+    assert got["b"]["range"] == [90.25, 92.25]
