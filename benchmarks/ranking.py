@@ -9,7 +9,8 @@ the free proxies (MACs, parameters); and the spread of stand-alone accuracies. A
 scatter is written beside it.
 
 For ``cnn1d`` the benchmark variant is set by ``widths`` / ``depths`` / ``kernels`` (same labels
-as the registered space) and ``bn_per_width``; ``task_samples`` generates a larger MNIST-1D, and
+as the registered space) and ``bn_per_width``; for ``mbconv`` by ``widths`` (elastic stage
+widths, :func:`search_spaces.mbconv.build_mbconv_space`); ``task_samples`` generates a larger MNIST-1D, and
 ``train_samples`` / ``val_samples`` resize the task's splits (validation samples are taken from
 the end of the training split when needed). ``sample`` picks the architecture sample: a uniform
 draw of the space, or ``bottleneck`` / ``last-width``, an equal share from each stratum of the
@@ -25,6 +26,14 @@ Example (the committed cnn1d result that meets the issue's targets,
         --task-samples 20000 --train-samples 4000 --val-samples 3000 --epochs 20 \
         --supernet-epochs 30 --standalone-init reset --sample bottleneck --workers 2 \
         --out benchmarks/results/ranking_cnn1d_w2-16_bnpw_t4k_e20_strat.json
+
+The committed mbconv/mnist5k result that meets them (elastic stage widths 1-8, a sample
+stratified over the last stage's width)::
+
+    nice -n 19 nas bench ranking --space mbconv --task mnist5k --widths 1,2,4,8 \
+        --train-samples 2000 --val-samples 2000 --epochs 20 --supernet-epochs 40 \
+        --standalone-init reset --sample last-width --workers 2 --target-tau 0.7 \
+        --out benchmarks/results/ranking_mbconv_w1-8_t2k_e20_last.json
 """
 
 from __future__ import annotations
