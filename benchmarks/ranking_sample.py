@@ -55,30 +55,26 @@ def width_labels(space: Any) -> list[str]:
     return [c.label for c in space.choices if c.label == "width" or c.label.endswith(".width")]
 
 
-def bottleneck_width(arch: Any) -> int:
-    """The narrowest active width of ``arch`` (its ``*.width`` choices).
+def _active_widths(arch: Any, kind: str) -> list[int]:
+    """The arch's ``*.width`` values in label order; ``kind`` names the sample in the error.
 
     Raises:
         ConfigError: if the arch has no width choice.
     """
     widths = [int(v) for k, v in arch.to_dict().items() if k == "width" or k.endswith(".width")]
     if not widths:
-        raise invalid("sample", "be 'uniform' for a space without `*.width` choices (bottleneck strata need widths)",
-                      "bottleneck")
-    return min(widths)
+        raise invalid("sample", "be 'uniform' for a space without `*.width` choices (width strata need widths)", kind)
+    return widths
+
+
+def bottleneck_width(arch: Any) -> int:
+    """The narrowest active width of ``arch`` (its ``*.width`` choices; ConfigError without one)."""
+    return min(_active_widths(arch, "bottleneck"))
 
 
 def last_width(arch: Any) -> int:
-    """The width of the last ``*.width`` choice of ``arch`` (in the arch's label order).
-
-    Raises:
-        ConfigError: if the arch has no width choice.
-    """
-    widths = [int(v) for k, v in arch.to_dict().items() if k == "width" or k.endswith(".width")]
-    if not widths:
-        raise invalid("sample", "be 'uniform' for a space without `*.width` choices (width strata need widths)",
-                      "last-width")
-    return widths[-1]
+    """The width of the last ``*.width`` choice of ``arch`` in label order (ConfigError without one)."""
+    return _active_widths(arch, "last-width")[-1]
 
 
 def _quotas(strata: list[Any], n: int) -> dict[Any, int]:
@@ -132,7 +128,7 @@ def sample_for(kind: str, space: Any, n: int, seed: int) -> list[Any]:
         return sample_uniform(space, n, seed)
     labels = width_labels(space)
     if not labels:
-        raise invalid("sample", "be 'uniform' for a space without `*.width` choices (bottleneck strata need widths)", kind)
+        raise invalid("sample", "be 'uniform' for a space without `*.width` choices (width strata need widths)", kind)
     options = sorted({int(o) for label in labels for o in space.choice(label).options})
     return sample_stratified(space, n, seed, options, bottleneck_width if kind == "bottleneck" else last_width)
 
