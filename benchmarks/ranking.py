@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from benchmarks.ranking_jobs import Variant, standalone_job, supernet_job, run_jobs, train_standalone
-from benchmarks.ranking_sample import SAMPLES, bottleneck_width, last_width, sample_for, strata_counts, within_strata
+from benchmarks.ranking_sample import SAMPLES, STRATA_KEYS, sample_for, strata_counts, within_strata
 from benchmarks.ranking_sample import sample_uniform as sample_archs
 from benchmarks.results_io import write_result
 from nas.errors import ConfigError, invalid
@@ -219,8 +219,7 @@ def _within(sample: str, sa: np.ndarray, sn: dict[str, list[float]], archs: list
     """The per-stratum figures of a stratified sample (None for a uniform one)."""
     if sample == "uniform":
         return None
-    key = bottleneck_width if sample == "bottleneck" else last_width
-    return {"stratified_by": sample, "strata": within_strata(sa, sn, [key(a) for a in archs])}
+    return {"stratified_by": sample, "strata": within_strata(sa, sn, [STRATA_KEYS[sample](a) for a in archs])}
 
 
 def _meets(fid: dict[str, Any], target_tau: float) -> dict[str, bool]:

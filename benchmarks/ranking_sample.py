@@ -28,7 +28,8 @@ import numpy as np
 
 from nas.errors import invalid
 
-__all__ = ["SAMPLES", "bottleneck_width", "last_width", "within_strata", "sample_uniform", "sample_stratified", "sample_for", "strata_counts"]
+__all__ = ["SAMPLES", "STRATA_KEYS", "bottleneck_width", "last_width", "within_strata", "sample_uniform",
+           "sample_stratified", "sample_for", "strata_counts"]
 
 SAMPLES = ("uniform", "bottleneck", "last-width")
 DRAWS_PER_ARCH = 2000  # bound on the space draws per requested arch (the rarest cnn1d stratum is 1 in 64)
@@ -75,6 +76,9 @@ def bottleneck_width(arch: Any) -> int:
 def last_width(arch: Any) -> int:
     """The width of the last ``*.width`` choice of ``arch`` in label order (ConfigError without one)."""
     return _active_widths(arch, "last-width")[-1]
+
+
+STRATA_KEYS = {"bottleneck": bottleneck_width, "last-width": last_width}
 
 
 def _quotas(strata: list[Any], n: int) -> dict[Any, int]:
@@ -130,7 +134,7 @@ def sample_for(kind: str, space: Any, n: int, seed: int) -> list[Any]:
     if not labels:
         raise invalid("sample", "be 'uniform' for a space without `*.width` choices (width strata need widths)", kind)
     options = sorted({int(o) for label in labels for o in space.choice(label).options})
-    return sample_stratified(space, n, seed, options, bottleneck_width if kind == "bottleneck" else last_width)
+    return sample_stratified(space, n, seed, options, STRATA_KEYS[kind])
 
 
 def strata_counts(space: Any, archs: list[Any], kind: str = "bottleneck") -> dict[str, int] | None:
@@ -138,7 +142,7 @@ def strata_counts(space: Any, archs: list[Any], kind: str = "bottleneck") -> dic
     space without widths)."""
     if not width_labels(space):
         return None
-    key = last_width if kind == "last-width" else bottleneck_width
+    key = STRATA_KEYS[kind]
     counts: dict[str, int] = {}
     for a in archs:
         w = str(key(a))

@@ -145,7 +145,7 @@ class _ElasticSE(nn.Module):
 class _ElasticMBConv(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int, residual: bool) -> None:
         super().__init__()
-        self.c_in, hidden = c_in, c_in * max(EXPANDS)
+        hidden = c_in * max(EXPANDS)
         self.expand, self.bn1 = ElasticConv2d(c_in, hidden, 1), ElasticBatchNorm2d(hidden)
         self.dw, self.bn2 = ElasticDepthwiseConv(hidden, max(KERNELS), stride), ElasticBatchNorm2d(hidden)
         self.se = _ElasticSE(hidden, max(4, hidden // 8))
