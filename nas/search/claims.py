@@ -156,14 +156,17 @@ class Claims:
 def _racing(fn):  # noqa: ANN001, ANN202 - small internal helper
     """Runs ``fn``, retrying when another driver created the same schema at the same moment.
 
-    Two drivers starting together on an empty PostgreSQL database both see the tables missing and
-    both issue ``CREATE``; the loser gets a unique violation. A retry finds the schema in place.
+    Two drivers starting together on an empty database both see the tables missing and both
+    issue ``CREATE``; the loser gets a unique violation (PostgreSQL) or ``table ... already
+    exists`` (SQLite, an ``OperationalError``). A retry finds the schema in place. Other
+    operational errors are not retried here.
     """
     for attempt in range(_RETRIES):
         try:
             return fn()
-        except (IntegrityError, ProgrammingError):
-            if attempt == _RETRIES - 1:
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+            lost_race = not isinstance(exc, OperationalError) or "already exists" in str(exc)
+            if not lost_race or attempt == _RETRIES - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
     return None

@@ -95,3 +95,28 @@ def test_a_bad_storage_url_is_a_config_error(tmp_path, capsys):
     code = main(["search", "--storage", "not a url", "--runs-dir", str(tmp_path / "r")])
     assert code == 2 and "`storage` must be a SQLAlchemy URL" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_driver_that_loses_the_schema_race_retries_and_other_errors_propagate():
+    from sqlalchemy.exc import OperationalError
+
+    from nas.search.claims import _racing
+
+    calls = []
+
+    def lose_once():
+        calls.append(1)
+        if len(calls) == 1:  # SQLite's answer to the second CREATE of two drivers starting together
+            raise OperationalError("CREATE TABLE study_directions", {}, Exception("table study_directions already exists"))
+        return "study"
+
+    assert _racing(lose_once) == "study" and len(calls) == 2
+
+    def io_error():
+        calls.append(1)
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    calls.clear()
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        _racing(io_error)
+    assert len(calls) == 1
